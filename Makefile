@@ -1,0 +1,61 @@
+# The two commands a newcomer needs are `make serve` and `make test`; both
+# bootstrap uv and the virtualenv themselves. Everything else is for developers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+export UV_LINK_MODE := copy
+
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+BIN := $(CURDIR)/.venv/bin
+TEST_MARKERS ?= not browser
+PYTEST_ARGS ?=
+COVERAGE := --cov=tiered --cov-report=term --cov-fail-under=90
+
+.PHONY: help serve test test-services test-browser check lint format types imports coverage sync clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+sync: $(UV) ## Create .venv from uv.lock (exact versions)
+	@$(UV) sync --locked --quiet
+
+serve: sync ## Run the markets service (embedded: SQLite under var/, migrates itself)
+	$(BIN)/markets serve $(SERVE_ARGS)
+
+test: sync ## Run the test suite (tests needing absent services are skipped)
+	$(BIN)/pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
+
+test-services: sync ## Run only the tests that need PostgreSQL, Redis or RabbitMQ
+	$(BIN)/pytest -m "services" $(PYTEST_ARGS)
+
+test-browser: sync ## Run the headless-Chromium tests (installs Debian chromium if missing)
+	bash scripts/install-browser.sh
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+lint: sync ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: sync ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+types: sync ## mypy --strict on the library and the service
+	$(BIN)/mypy
+
+imports: sync ## import-linter contracts (DESIGN §2)
+	$(BIN)/lint-imports
+
+coverage: sync ## Tests with coverage of src/tiered (fails under 90 %)
+	$(BIN)/pytest -m "$(TEST_MARKERS)" $(COVERAGE) $(PYTEST_ARGS)
+
+check: lint types imports coverage ## Everything CI checks, except the browser
+
+clean: ## Remove caches and local state (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov var

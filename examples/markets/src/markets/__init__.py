@@ -1,0 +1,3 @@
+"""markets: the reference prediction-markets service built on tiered."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""Application assembly: factory, lifespan and shared state."""
+
+from tiered.app.factory import create_app
+from tiered.app.lifespan import Resource
+from tiered.app.state import AppState, app_state
+
+__all__ = ["AppState", "Resource", "app_state", "create_app"]

@@ -1,0 +1,67 @@
+"""Start-up and shut-down, in a fixed order.
+
+logging → database → Redis (only if configured) → application resources →
+ready; stopped in reverse by an ``AsyncExitStack``, so a resource that failed
+to start never leaves the ones before it open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+
+from tiered.app.state import AppState
+from tiered.db.engine import Database
+from tiered.observability.health import HealthProbe, check_health
+from tiered.observability.logging import configure_logging, get_logger
+from tiered.redis_connection import connect_redis, ping_redis
+from tiered.settings import AppSettings
+
+__all__ = ["Resource", "build_lifespan"]
+
+Resource = Callable[[AppState], AbstractAsyncContextManager[None]]
+"""An application resource (job worker, outbox relay…) started after the core."""
+
+_log = get_logger("tiered.lifecycle")
+
+
+async def _announce(probes: list[HealthProbe]) -> None:
+    """Start even when a dependency is down (readiness reports it), but say so."""
+    report = await check_health(probes)
+    for name, status in report.checks.items():
+        if status != "ok":
+            _log.warning("dependency_unavailable_at_startup", dependency=name)
+
+
+def build_lifespan(
+    settings: AppSettings, resources: Sequence[Resource] = ()
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(level=settings.log_level, json=settings.logs_as_json)
+        async with AsyncExitStack() as stack:
+            database = Database.from_settings(settings)
+            stack.push_async_callback(database.dispose)
+            state = AppState(settings=settings, database=database)
+            timeout = settings.health_check_timeout
+            state.probes.append(HealthProbe("database", database.ping, timeout))
+            if settings.redis_url:
+                redis = connect_redis(settings.redis_url, timeout=settings.redis_timeout)
+                stack.push_async_callback(redis.aclose)
+                state.redis = redis
+                state.probes.append(HealthProbe("redis", partial(ping_redis, redis), timeout))
+            await _announce(state.probes)
+            app.state.tiered = state
+            for resource in resources:
+                await stack.enter_async_context(resource(state))
+            _log.info("ready", app=settings.app_name, environment=settings.environment.value)
+            try:
+                yield
+            finally:
+                _log.info("stopping", app=settings.app_name)
+        _log.info("stopped", app=settings.app_name)
+
+    return lifespan

@@ -1,0 +1,91 @@
+"""The async engine and session factory, configured from settings.
+
+SQLite gets WAL (readers never block the writer), enforced foreign keys and a
+busy timeout; every backend gets ``pool_pre_ping`` so a database restart costs
+one failed ping, not a burst of 500s; sessions keep loaded attributes after
+commit (``expire_on_commit=False``) so responses can be built from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from tiered.settings import AppSettings
+
+__all__ = ["Database", "is_sqlite"]
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
+    options: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return {**options, "poolclass": StaticPool}
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return {**options, "connect_args": {"timeout": settings.database_connect_timeout}}
+    options.update(
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        pool_recycle=settings.database_pool_recycle,
+    )
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {"timeout": settings.database_connect_timeout}
+    return options
+
+
+class Database:
+    """One engine and its session factory for the life of the process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_settings(cls, settings: AppSettings) -> Database:
+        url = make_url(settings.database_url)
+        engine = create_async_engine(url, **_engine_options(settings, url))
+        if url.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer ``SELECT 1``; callers bound the wait."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

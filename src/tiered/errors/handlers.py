@@ -1,0 +1,114 @@
+"""Exception handlers: every error source becomes ``application/problem+json``.
+
+Unhandled exceptions are caught by the request-context middleware (so the 500
+still carries the request id and security headers); everything else lands
+here, inside Starlette's exception middleware.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tiered.db.errors import translate_database_error
+from tiered.errors.hierarchy import (
+    AppError,
+    CacheError,
+    ExternalServiceError,
+    FieldError,
+    UnprocessableContentError,
+)
+from tiered.errors.problem import problem_for_error, problem_for_status
+from tiered.http.request_id import request_id_of
+from tiered.observability.logging import get_logger
+
+__all__ = ["field_errors_from_validation", "install_problem_handlers", "render_error"]
+
+_log = get_logger("tiered.errors")
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def render_error(request: Request, error: AppError) -> Response:
+    return problem_for_error(
+        error, instance=request.url.path, request_id=request_id_of(request.scope)
+    )
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if exc.status >= 500:
+        _log.error("app_error", code=exc.code, error=exc.message)
+    return render_error(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_for_status(
+        exc.status_code,
+        instance=request.url.path,
+        request_id=request_id_of(request.scope),
+        detail=detail,
+        headers=exc.headers,
+    )
+
+
+def _pointer(parts: tuple[Any, ...]) -> str:
+    escaped = (str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return "".join(f"/{part}" for part in escaped)
+
+
+def field_errors_from_validation(errors: Any) -> list[FieldError]:
+    """FastAPI/pydantic error entries → JSON-pointer field errors."""
+    result = []
+    for entry in errors:
+        loc = tuple(entry.get("loc", ()))
+        location = str(loc[0]) if loc and loc[0] in _LOCATIONS else "body"
+        path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        result.append(FieldError(_pointer(path), str(entry.get("msg", "Invalid value")), location))
+    return result
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = field_errors_from_validation(exc.errors())
+    count = len(errors)
+    message = f"The request has {count} invalid value{'s' if count != 1 else ''}."
+    return render_error(request, UnprocessableContentError(message, errors=errors))
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    translated = translate_database_error(exc)
+    if translated is None:
+        raise exc
+    if translated.status >= 500:
+        _log.warning("database_unavailable", error_type=type(exc).__name__)
+    return render_error(request, translated)
+
+
+async def _redis_error(request: Request, exc: Exception) -> Response:
+    _log.warning("redis_unavailable", error_type=type(exc).__name__)
+    return render_error(request, CacheError("The cache is unavailable."))
+
+
+async def _connection_error(request: Request, exc: Exception) -> Response:
+    _log.warning("dependency_unreachable", error_type=type(exc).__name__, error=str(exc))
+    return render_error(request, ExternalServiceError("A dependency could not be reached."))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers; the catch-all 500 lives in the request-context middleware."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(RedisError, _redis_error)
+    app.add_exception_handler(ConnectionError, _connection_error)
+    app.add_exception_handler(TimeoutError, _connection_error)

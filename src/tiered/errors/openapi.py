@@ -1,0 +1,93 @@
+"""Declare problem responses in the OpenAPI document.
+
+Clients and schema-driven fuzzers read the spec to learn what a route may
+answer; an undeclared 422 or 503 is a conformance failure. Routes declare
+their specific problems with :func:`problem_responses`; :func:`document_problems`
+then adds what every route can produce and puts all of them under
+``application/problem+json`` with the :class:`ProblemDetails` schema.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tiered.errors.problem import PROBLEM_MEDIA_TYPE, ProblemDetails
+
+__all__ = ["document_problems", "problem_responses"]
+
+_SCHEMA_NAME = "ProblemDetails"
+_REF = {"$ref": f"#/components/schemas/{_SCHEMA_NAME}"}
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the problems a route raises on purpose."""
+    return {
+        status: {"model": ProblemDetails, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
+
+
+def _problem_response(status: str) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(int(status)).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": dict(_REF)}},
+    }
+
+
+def _statuses_every_route_may_return(path: str, operation: dict[str, Any]) -> list[str]:
+    statuses = ["500", "503"]
+    if operation.get("parameters") or operation.get("requestBody"):
+        statuses.append("422")
+    if operation.get("requestBody"):
+        statuses.append("413")
+    if "{" in path:
+        statuses.append("404")
+    return statuses
+
+
+def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components[_SCHEMA_NAME] = problem_schema
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            for status in _statuses_every_route_may_return(path, operation):
+                responses.setdefault(status, {})
+            for status in list(responses):
+                if status.isdigit() and int(status) >= 400:
+                    responses[status] = _problem_response(status)
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        components.pop(name, None)
+    return schema
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app.openapi()`` declare problem+json for every error response."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _rewrite(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    openapi_version=app.openapi_version,
+                    summary=app.summary,
+                    description=app.description,
+                    routes=app.routes,
+                    tags=app.openapi_tags,
+                    servers=app.servers,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

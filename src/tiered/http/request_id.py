@@ -1,0 +1,26 @@
+"""Request identifiers: accepted from the client when well-formed, else generated."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.types import Scope
+
+__all__ = ["REQUEST_ID_HEADER", "accept_or_generate", "request_id_of"]
+
+REQUEST_ID_HEADER = "x-request-id"
+_WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+
+
+def accept_or_generate(candidate: str | None) -> str:
+    """The client's id if it is short and plain (safe to log and echo), else a new one."""
+    if candidate and _WELL_FORMED.fullmatch(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The id the request-context middleware gave this request, if it ran."""
+    state = scope.get("state")
+    return state.get("request_id") if isinstance(state, dict) else None

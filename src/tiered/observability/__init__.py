@@ -1,0 +1,6 @@
+"""Observability: structured, redacted logging (metrics and health live beside it)."""
+
+from tiered.observability.logging import configure_logging, get_logger
+from tiered.observability.redaction import REDACTED, is_secret_key, redact_secrets
+
+__all__ = ["REDACTED", "configure_logging", "get_logger", "is_secret_key", "redact_secrets"]

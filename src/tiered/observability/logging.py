@@ -1,0 +1,169 @@
+"""One logging pipeline for the app and the libraries under it.
+
+Our code logs through structlog; uvicorn, SQLAlchemy and Alembic log
+through the stdlib. Both end in the *same* stdlib handler whose
+`structlog.stdlib.ProcessorFormatter` adds the request context, level,
+logger name and UTC timestamp, formats exceptions, redacts secrets and
+renders one JSON object per line (or a console line in development). A
+third-party line can therefore neither skip redaction nor break the
+one-object-per-line contract that log shippers rely on.
+
+Loggers are *not* cached on first use: `configure_logging` may run again
+(every test, every `create_app` with another level) and a cached logger
+would keep the first configuration forever. The price is one small bind
+per call on a lazy `get_logger` proxy; disabled levels still cost almost
+nothing because `structlog.make_filtering_bound_logger` turns them into
+no-ops.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from json import dumps as stdlib_json_dumps
+from typing import Any, Final, TextIO, cast
+
+import orjson
+import structlog
+from structlog.typing import FilteringBoundLogger, Processor
+
+from tiered.observability.redaction import redact_secrets, redact_value
+
+__all__ = ["configure_logging", "get_logger"]
+
+# uvicorn installs its own handlers; its lines must flow through ours instead.
+_ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error")
+# The app writes a richer access log (request_id, duration, principal).
+_SILENCED_LOGGERS: Final = ("uvicorn.access",)
+_ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+
+
+class _StdoutHandler(logging.StreamHandler[TextIO]):
+    """Write to whatever `sys.stdout` is at emit time.
+
+    pytest's capture (and any process manager that swaps stdout) would
+    otherwise leave the handler writing to a stream nobody reads. The class
+    also marks the handler `configure_logging` owns, so that a second call
+    replaces it instead of adding a duplicate.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        """Ignore: the stream is always the current `sys.stdout`."""
+
+
+def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+    """Route structlog and stdlib logging to stdout through one redacting pipeline.
+
+    Safe to call again: the previous handler is replaced, never duplicated,
+    and handlers installed by others (pytest's caplog) are left alone.
+    Raises `ValueError` for an unknown *level* rather than logging nothing.
+    """
+    level_no = _parse_level(level)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        context_class=dict,
+        cache_logger_on_first_use=False,
+    )
+
+    handler = _StdoutHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=_rendering_processors(json=json),
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StdoutHandler)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level_no)
+
+    for name in _ROUTED_LOGGERS:
+        _drop_own_handlers(name, level=logging.NOTSET)
+    for name in _SILENCED_LOGGERS:
+        _drop_own_handlers(name, level=logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> FilteringBoundLogger:
+    """Return a structlog logger named *name* (default: the caller's module).
+
+    The name is resolved here rather than guessed from the stack on every
+    call, which is both cheaper and exact.
+    """
+    if name is None:
+        name = cast(str, sys._getframe(1).f_globals.get("__name__", "tiered"))
+    return cast(FilteringBoundLogger, structlog.get_logger(name))
+
+
+def _rendering_processors(*, json: bool) -> list[Processor]:
+    """Exceptions are formatted *before* redaction: their messages can carry secrets."""
+    if json:
+        return [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Locals are off: they would put every variable of every frame
+            # (settings, request bodies) into the log.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            redact_secrets,
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ]
+    return [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        # Plain text so that the traceback is redacted too; the renderer
+        # would format `exc_info` itself only after redaction has run.
+        structlog.processors.format_exc_info,
+        redact_secrets,
+        structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()),
+    ]
+
+
+def _dumps(obj: Any, **_: Any) -> str:
+    """orjson for speed; stdlib json as the fallback so that a line is never lost."""
+    try:
+        return orjson.dumps(obj, default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError, e.g. an int beyond 64 bits
+        return stdlib_json_dumps(obj, default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    """Render what JSON cannot hold, and mask it: a `repr` escaped the key walk."""
+    if isinstance(obj, set | frozenset):
+        return redact_value(list(obj))
+    to_structlog = getattr(obj, "__structlog__", None)
+    if callable(to_structlog):
+        return redact_value(to_structlog())
+    return redact_value(repr(obj))
+
+
+def _drop_own_handlers(name: str, *, level: int) -> None:
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = True
+
+
+def _parse_level(level: str) -> int:
+    try:
+        return logging.getLevelNamesMapping()[level.upper()]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r}") from None
