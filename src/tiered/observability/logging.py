@@ -8,12 +8,15 @@ renders one JSON object per line (or a console line in development). A
 third-party line can therefore neither skip redaction nor break the
 one-object-per-line contract that log shippers rely on.
 
-Loggers are *not* cached on first use: `configure_logging` may run again
-(every test, every `create_app` with another level) and a cached logger
-would keep the first configuration forever. The price is one small bind
-per call on a lazy `get_logger` proxy; disabled levels still cost almost
-nothing because `structlog.make_filtering_bound_logger` turns them into
-no-ops.
+Loggers are cached on first use (a lazy proxy re-binding on every call
+costs about a quarter of a log call), yet `configure_logging` may run again
+(every test, every `create_app` with another level) and must reach them:
+
+- the level is checked against the stdlib logger (`filter_by_level`) at
+  each call, not frozen into the wrapper class, so `root.setLevel` is seen;
+- the structlog-side chain is one list mutated in place, the very object
+  every cached logger holds;
+- JSON versus console lives in the handler, which is replaced.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Final, TextIO, cast
 
 import orjson
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import FilteringBoundLogger, Processor
 
 from tiered.observability.redaction import redact_secrets, redact_value
@@ -36,6 +40,11 @@ _ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error")
 # The app writes a richer access log (request_id, duration, principal).
 _SILENCED_LOGGERS: Final = ("uvicorn.access",)
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+# Mutated in place by `configure_logging`; see the module docstring.
+_STRUCTLOG_CHAIN: Final[list[Processor]] = []
+# Filtering happens in `filter_by_level`; a level baked in here would be
+# frozen into every cached logger.
+_WRAPPER_CLASS: Final = structlog.make_filtering_bound_logger(logging.NOTSET)
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):
@@ -74,12 +83,17 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.processors.StackInfoRenderer(),
     ]
+    _STRUCTLOG_CHAIN[:] = [
+        structlog.stdlib.filter_by_level,
+        *shared,
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=_STRUCTLOG_CHAIN,
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        wrapper_class=_WRAPPER_CLASS,
         context_class=dict,
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
 
     handler = _StdoutHandler()
@@ -120,9 +134,7 @@ def _rendering_processors(*, json: bool) -> list[Processor]:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Locals are off: they would put every variable of every frame
             # (settings, request bodies) into the log.
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
             redact_secrets,
             structlog.processors.JSONRenderer(serializer=_dumps),
         ]

@@ -1,1 +1,6 @@
-"""tiered."""
+"""Test kit: in-process app client and real-service fixtures (pytest plugin)."""
+
+from tiered.testing.client import app_client
+from tiered.testing.services import SERVICES, Service, in_ci, require_service
+
+__all__ = ["SERVICES", "Service", "app_client", "in_ci", "require_service"]

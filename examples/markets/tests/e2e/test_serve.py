@@ -1,0 +1,95 @@
+"""``markets serve`` as a user runs it: a real uvicorn process on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from markets.migrate import head_revision
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MARKETS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'var' / 'markets.db'}",
+        "MARKETS_LOG_JSON": "true",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "markets", "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                if httpx.get(f"{base}/health/live", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("markets serve did not start within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_ready_on_embedded_default(server: str) -> None:
+    response = httpx.get(f"{server}/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok"}
+
+
+def test_docs_reference_no_external_host(server: str) -> None:
+    for page in ("/docs", "/redoc"):
+        response = httpx.get(f"{server}{page}")
+        assert response.status_code == 200
+        assert not re.findall(r"""(?:src|href)=["']https?://""", response.text), page
+        for asset in re.findall(r"""(?:src|href)=["'](/[^"']+)["']""", response.text):
+            assert httpx.get(f"{server}{asset}").status_code == 200, asset
+
+
+def test_unknown_route_is_problem_json(server: str) -> None:
+    response = httpx.get(f"{server}/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) >= {"type", "title", "status", "detail", "instance", "code", "request_id"}
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+def test_server_header_and_uvicorn_access_log_are_off(server: str) -> None:
+    response = httpx.get(f"{server}/api/v1")
+    assert response.status_code == 200
+    assert "server" not in response.headers
+
+
+def test_migrated_on_start(server: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    del server
+    database = next(tmp_path_factory.getbasetemp().glob("serve*/var/markets.db"))
+    with sqlite3.connect(database) as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == head_revision(f"sqlite+aiosqlite:///{database}")
