@@ -6,12 +6,12 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 export UV_LINK_MODE := copy
+export UV_COMPILE_BYTECODE := 1
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 BIN := $(CURDIR)/.venv/bin
 TEST_MARKERS ?= not browser
 PYTEST_ARGS ?=
-COVERAGE := --cov=tiered --cov-report=term --cov-fail-under=90
 
 .PHONY: help serve test test-services test-browser check lint format types imports coverage sync clean
 
@@ -53,7 +53,8 @@ imports: sync ## import-linter contracts (DESIGN §2)
 	$(BIN)/lint-imports
 
 coverage: sync ## Tests with coverage of src/tiered (fails under 90 %)
-	$(BIN)/pytest -m "$(TEST_MARKERS)" $(COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/coverage run -m pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
+	$(BIN)/coverage report --fail-under=90
 
 check: lint types imports coverage ## Everything CI checks, except the browser
 

@@ -75,6 +75,11 @@ class AppSettings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     health_check_timeout: float = Field(default=2.0, gt=0)
+    statement_repeat_threshold: int = Field(
+        default=5,
+        ge=0,
+        description="N+1 guard: times one SQL statement may repeat in a request (0 = off).",
+    )
 
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
 

@@ -36,5 +36,5 @@ def test_guide_examples_run(
     namespace: dict[str, object] = {"__name__": f"guide_{guide.stem}"}
     for index, block in enumerate(_runnable(guide)):
         code = compile(block, f"{guide.name}[block {index}]", "exec")
-        exec(code, namespace)  # noqa: S102 - our own documentation
+        exec(code, namespace)
     capsys.readouterr()

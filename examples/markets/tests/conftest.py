@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from markets.config import Settings
+from markets.domain.users import Actor, Role, User
+from markets.migrate import upgrade
+from markets.repositories.unit_of_work import MarketsUnitOfWork
+from tiered.db import Database
 
 
 @pytest.fixture
@@ -43,3 +50,32 @@ def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
         return sqlite_url
     url: str = request.getfixturevalue("fresh_postgres_url")
     return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database (SQLite file or a fresh PostgreSQL database)."""
+    await asyncio.to_thread(upgrade, database_url)
+    database = Database.from_settings(Settings(database_url=database_url))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def new_uow(database: Database) -> Callable[[], MarketsUnitOfWork]:
+    return lambda: MarketsUnitOfWork(database.sessionmaker)
+
+
+@pytest.fixture
+async def people(new_uow: Callable[[], MarketsUnitOfWork]) -> dict[str, Actor]:
+    """alice and bob (users) and mona (moderator), stored."""
+    actors = {}
+    async with new_uow() as uow:
+        for name, role in (("alice", Role.USER), ("bob", Role.USER), ("mona", Role.MODERATOR)):
+            user = await uow.users.create(
+                User(uuid.uuid4(), f"{name}@example.com", name.title(), role=role)
+            )
+            actors[name] = Actor(user.id, role)
+    return actors

@@ -16,9 +16,11 @@ from tiered.http.body_limit import BodyLimitMiddleware
 from tiered.http.docs import install_offline_docs
 from tiered.http.request_context import RequestContextMiddleware
 from tiered.http.security_headers import SecurityHeadersMiddleware
+from tiered.http.statement_guard import StatementGuardMiddleware
 from tiered.observability.health import HealthProbe, health_router
 from tiered.observability.metrics import HttpMetrics, metrics_endpoint
-from tiered.settings import AppSettings
+from tiered.repository.cursor import CursorCodec
+from tiered.settings import AppSettings, Environment
 
 __all__ = ["create_app"]
 
@@ -40,7 +42,7 @@ def create_app(
     """Build the app; middleware from outermost to innermost:
 
     proxy headers (only with trusted proxies) → request context → security
-    headers → CORS (only with origins) → body limit → routes.
+    headers → CORS (only with origins) → body limit → N+1 guard → routes.
     """
     app = FastAPI(
         title=title,
@@ -52,6 +54,7 @@ def create_app(
     )
     metrics = HttpMetrics()
     app.state.metrics = metrics
+    app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value())
     install_problem_handlers(app)
     app.include_router(health_router(probes=_probes))
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
@@ -61,6 +64,12 @@ def create_app(
     install_offline_docs(app)
     document_problems(app)
 
+    if settings.statement_repeat_threshold:
+        app.add_middleware(
+            StatementGuardMiddleware,
+            threshold=settings.statement_repeat_threshold,
+            strict=settings.environment is not Environment.PRODUCTION,
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, limits=body_limits)
     if settings.cors_origins:
         app.add_middleware(

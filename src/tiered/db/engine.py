@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from tiered.db.statements import install_statement_listener
+
 if TYPE_CHECKING:
     from tiered.settings import AppSettings
 
@@ -73,6 +75,7 @@ class Database:
         engine = create_async_engine(url, **_engine_options(settings, url))
         if url.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        install_statement_listener(engine)
         return cls(engine)
 
     @property

@@ -1,6 +1,7 @@
 """Errors and RFC 9457 problem details."""
 
 from tiered.errors.catalogue import ProblemType, problem_types, problems_router
+from tiered.errors.database import translate_database_error
 from tiered.errors.handlers import install_problem_handlers, render_error
 from tiered.errors.hierarchy import (
     AppError,
@@ -68,4 +69,5 @@ __all__ = [
     "problem_types",
     "problems_router",
     "render_error",
+    "translate_database_error",
 ]

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiered.db.errors import translate_database_error
+from tiered.errors.database import translate_database_error
 from tiered.errors.hierarchy import (
     AppError,
     CacheError,

@@ -8,15 +8,13 @@ renders one JSON object per line (or a console line in development). A
 third-party line can therefore neither skip redaction nor break the
 one-object-per-line contract that log shippers rely on.
 
-Loggers are cached on first use (a lazy proxy re-binding on every call
-costs about a quarter of a log call), yet `configure_logging` may run again
-(every test, every `create_app` with another level) and must reach them:
-
-- the level is checked against the stdlib logger (`filter_by_level`) at
-  each call, not frozen into the wrapper class, so `root.setLevel` is seen;
-- the structlog-side chain is one list mutated in place, the very object
-  every cached logger holds;
-- JSON versus console lives in the handler, which is replaced.
+Loggers are *not* cached on first use. `configure_logging` runs again in
+every test and in every `create_app`, and tests reset structlog or wrap it
+in `structlog.testing.capture_logs()`; a logger cached earlier in the
+session would ignore all of that and make results depend on test order.
+Not caching costs a few microseconds per call on a `get_logger` proxy, a
+small share of a rendered line, and `make_filtering_bound_logger` keeps
+calls below the level close to free.
 """
 
 from __future__ import annotations
@@ -40,11 +38,8 @@ _ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error")
 # The app writes a richer access log (request_id, duration, principal).
 _SILENCED_LOGGERS: Final = ("uvicorn.access",)
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
-# Mutated in place by `configure_logging`; see the module docstring.
+# Mutated in place: loggers bound before a reconfiguration hold this list.
 _STRUCTLOG_CHAIN: Final[list[Processor]] = []
-# Filtering happens in `filter_by_level`; a level baked in here would be
-# frozen into every cached logger.
-_WRAPPER_CLASS: Final = structlog.make_filtering_bound_logger(logging.NOTSET)
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):
@@ -83,17 +78,13 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.processors.StackInfoRenderer(),
     ]
-    _STRUCTLOG_CHAIN[:] = [
-        structlog.stdlib.filter_by_level,
-        *shared,
-        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-    ]
+    _STRUCTLOG_CHAIN[:] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
         processors=_STRUCTLOG_CHAIN,
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=_WRAPPER_CLASS,
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
         context_class=dict,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
     handler = _StdoutHandler()
@@ -167,6 +158,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _drop_own_handlers(name: str, *, level: int) -> None:
+    """Propagation stays on, so even a silenced logger's rare warning is rendered and redacted."""
     logger = logging.getLogger(name)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)

@@ -129,7 +129,7 @@ def _redact_mapping(mapping: Mapping[Any, Any], depth: int) -> Mapping[Any, Any]
         new = _mask_secret_value(item) if secret else _redact(item, depth + 1)
         changed = changed or new is not item
         out[key] = new
-    return out
+    return out if changed else mapping
 
 
 def _redact_tuple(value: tuple[Any, ...], depth: int) -> tuple[Any, ...]:

@@ -153,7 +153,7 @@ def body_of(error: AppError) -> dict[str, object]:
     ids=[cls.__name__ for cls in CLASSES],
 )
 def test_class_defaults(
-    cls: type[AppError], parent: type[Exception], status: int, code: str, title: str, slug: str
+    *, cls: type[AppError], parent: type[Exception], status: int, code: str, title: str, slug: str
 ) -> None:
     public_ancestors = [c for c in cls.__mro__[1:] if not c.__name__.startswith("_")]
     assert public_ancestors[0] is parent
@@ -166,7 +166,9 @@ def test_class_defaults(
     assert CODE.fullmatch(cls.code)
 
 
-@pytest.mark.parametrize(("cls", "status", "code", "title", "slug"), [r[:1] + r[2:] for r in HIERARCHY])
+@pytest.mark.parametrize(
+    ("cls", "status", "code", "title", "slug"), [r[:1] + r[2:] for r in HIERARCHY]
+)
 def test_rendered_problem_follows_the_class(
     cls: type[AppError], status: int, code: str, title: str, slug: str
 ) -> None:
@@ -186,7 +188,7 @@ def test_rendered_problem_follows_the_class(
 
 
 def test_hierarchy_covers_every_exported_error_class() -> None:
-    import tiered.errors as errors
+    from tiered import errors
 
     exported = {
         getattr(errors, name)
@@ -304,7 +306,9 @@ def test_other_errors_carry_no_retry_after(cls: type[AppError]) -> None:
 
 
 def test_authentication_error_carries_www_authenticate() -> None:
-    response = problem_for_error(AuthenticationError("Token expired."), instance="/x", request_id=None)
+    response = problem_for_error(
+        AuthenticationError("Token expired."), instance="/x", request_id=None
+    )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     forbidden = problem_for_error(AuthorizationError(), instance="/x", request_id=None)
@@ -312,27 +316,16 @@ def test_authentication_error_carries_www_authenticate() -> None:
 
 
 def test_field_error_defaults_to_the_body() -> None:
-    assert FieldError("/a", "bad").as_dict() == {"pointer": "/a", "detail": "bad", "location": "body"}
+    assert FieldError("/a", "bad").as_dict() == {
+        "pointer": "/a",
+        "detail": "bad",
+        "location": "body",
+    }
 
 
-IMPORT_CYCLE = (
-    "BUG: `import tiered.app` (and `import tiered.db`) in a fresh interpreter fails with "
-    "ImportError: tiered.db.errors imports tiered.errors.hierarchy, which runs "
-    "tiered/errors/__init__.py, which imports tiered.errors.handlers, which imports "
-    "tiered.db.errors while it is only partially initialised"
-)
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param("tiered.app", marks=pytest.mark.xfail(strict=True, reason=IMPORT_CYCLE)),
-        pytest.param("tiered.db", marks=pytest.mark.xfail(strict=True, reason=IMPORT_CYCLE)),
-        "tiered.errors",
-        "tiered.settings",
-    ],
-)
+@pytest.mark.parametrize("module", ["tiered.app", "tiered.db"])
 def test_package_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """Regression: tiered.db ↔ tiered.errors once formed an import cycle that broke these."""
     result = subprocess.run(
         [sys.executable, "-c", f"import {module}"],
         capture_output=True,

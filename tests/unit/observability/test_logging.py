@@ -30,11 +30,10 @@ def _isolated_logging() -> Iterator[None]:
     """Leave structlog, the root logger and uvicorn's loggers as we found them."""
     root = logging.getLogger()
     root_level = root.level
-    saved = {
-        name: (lg.level, lg.propagate, list(lg.handlers))
-        for name in UVICORN_LOGGERS
-        if (lg := logging.getLogger(name))
-    }
+    saved = {}
+    for name in UVICORN_LOGGERS:
+        lg = logging.getLogger(name)
+        saved[name] = (lg.level, lg.propagate, list(lg.handlers))
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
     yield
@@ -229,6 +228,29 @@ def test_reconfiguring_reaches_loggers_already_in_use(capsys: pytest.CaptureFixt
     assert len(lines) == 2
     assert "now visible" in lines[1]
     assert not lines[1].startswith("{")
+
+
+def test_loggers_in_use_follow_structlog_resets() -> None:
+    configure_logging()
+    log = get_logger("app")
+    log.info("before")
+
+    structlog.reset_defaults()
+    with structlog.testing.capture_logs() as captured:
+        log.info("captured")
+
+    assert [entry["event"] for entry in captured] == ["captured"]
+
+
+def test_calls_below_the_level_cost_no_processing() -> None:
+    configure_logging(level="WARNING")
+    log = get_logger("app")
+
+    with structlog.testing.capture_logs() as captured:
+        log.info("dropped")
+        log.warning("kept")
+
+    assert [entry["event"] for entry in captured] == ["kept"]
 
 
 def test_unknown_level_is_rejected() -> None:

@@ -102,7 +102,10 @@ def test_none_and_booleans_under_secret_keys_are_kept() -> None:
         ),
         ("https://h/cb?access_token=abc#frag", f"https://h/cb?access_token={REDACTED}#frag"),
         ("token=abc", f"token={REDACTED}"),
-        ("postgresql+asyncpg://app:s3cret@db:5432/x", f"postgresql+asyncpg://app:{REDACTED}@db:5432/x"),
+        (
+            "postgresql+asyncpg://app:s3cret@db:5432/x",
+            f"postgresql+asyncpg://app:{REDACTED}@db:5432/x",
+        ),
     ],
 )
 def test_credential_shaped_strings_are_masked_under_any_key(text: str, expected: str) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import Progress
 
 from markets.config import Settings
 from markets.migrate import upgrade
-from tiered.db import is_sqlite
+from markets.repositories.unit_of_work import MarketsUnitOfWork
+from markets.services.demo_data import DemoSize, seed_demo
+from tiered.db import Database, is_sqlite
 
 app = typer.Typer(
     help="The markets reference service: a prediction-markets API built on tiered.",
@@ -30,6 +34,38 @@ def migrate(
     console.print(f"[green]database at revision {revision}[/green]")
 
 
+async def _seed(settings: Settings, size: DemoSize, *, only_if_empty: bool) -> int:
+    database = Database.from_settings(settings)
+    try:
+        if only_if_empty:
+            async with MarketsUnitOfWork(database.sessionmaker) as uow:
+                if await uow.users.count() > 0:
+                    return 0
+        total = size.users + size.markets + size.positions
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("seeding demo data", total=total)
+            return await seed_demo(
+                lambda: MarketsUnitOfWork(database.sessionmaker),
+                size,
+                lambda done: progress.advance(task, done),
+            )
+    finally:
+        await database.dispose()
+
+
+@app.command("seed-demo")
+def seed_demo_command(
+    users: Annotated[int, typer.Option(min=2, help="Demo users (user0 is admin).")] = 20,
+    markets: Annotated[int, typer.Option(min=1, help="Demo markets.")] = 200,
+    positions: Annotated[int, typer.Option(min=0, help="Demo positions.")] = 1000,
+) -> None:
+    """Add demo users, markets and positions; running it again adds only what is missing."""
+    created = asyncio.run(
+        _seed(Settings(), DemoSize(users, markets, positions), only_if_empty=False)
+    )
+    console.print(f"[green]demo data ready ({created} rows created)[/green]")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -43,11 +79,23 @@ def serve(
             help="Upgrade the schema before serving (default: yes on embedded SQLite).",
         ),
     ] = None,
+    seed: Annotated[
+        bool | None,
+        typer.Option(
+            "--seed/--no-seed",
+            help="Seed demo data into an empty database (default: yes on embedded SQLite).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API with uvicorn (its access log is off: the app logs each request)."""
     settings = Settings()
-    if migrate_first if migrate_first is not None else is_sqlite(settings.database_url):
+    embedded = is_sqlite(settings.database_url)
+    if migrate_first if migrate_first is not None else embedded:
         upgrade(settings.database_url)
+    if seed if seed is not None else embedded:
+        created = asyncio.run(_seed(settings, DemoSize(), only_if_empty=True))
+        if created:
+            console.print(f"[green]seeded demo data ({created} rows)[/green]")
     console.print(
         f"[bold]markets[/bold] on http://{host}:{port}  ·  docs: http://{host}:{port}/docs"
     )

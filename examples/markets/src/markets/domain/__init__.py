@@ -1,1 +1,1 @@
-"""markets.domain."""
+"""The markets domain: entities and rules, free of I/O, SQLAlchemy and FastAPI."""

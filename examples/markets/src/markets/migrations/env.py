@@ -8,9 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from markets.config import Settings
+from markets.repositories.tables import metadata
 from tiered.db import Database
 
-TARGET_METADATA = None
+TARGET_METADATA = metadata
 
 
 def _run(connection: Connection) -> None:

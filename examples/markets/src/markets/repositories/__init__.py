@@ -1,1 +1,1 @@
-"""markets.repositories."""
+"""Persistence of the markets domain: schema, mapping, repositories, unit of work."""

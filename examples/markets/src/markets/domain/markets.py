@@ -1,0 +1,91 @@
+"""Prediction markets: their lifecycle rules and who may see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from markets.domain.clock import utc_now
+from markets.domain.errors import InvalidTransitionError, MarketNotFoundError
+from markets.domain.users import Actor
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "DESCRIPTION_MAX",
+    "NAME_MAX",
+    "Market",
+    "MarketStatus",
+    "Outcome",
+]
+
+NAME_MAX = 200
+DESCRIPTION_MAX = 5000
+
+
+class MarketStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+
+ALLOWED_TRANSITIONS: dict[MarketStatus, frozenset[MarketStatus]] = {
+    MarketStatus.DRAFT: frozenset({MarketStatus.ACTIVE}),
+    MarketStatus.ACTIVE: frozenset({MarketStatus.CLOSED}),
+    MarketStatus.CLOSED: frozenset(),
+    MarketStatus.RESOLVED: frozenset(),
+}
+"""Edits may move a market along these edges; ``resolve`` is its own use case."""
+
+
+@dataclass(eq=False)
+class Market:
+    id: UUID
+    name: str
+    creator_id: UUID
+    description: str = ""
+    status: MarketStatus = MarketStatus.DRAFT
+    outcome: Outcome | None = None
+    volume: Decimal = Decimal(0)
+    created_at: datetime = field(default_factory=utc_now)
+    updated_at: datetime = field(default_factory=utc_now)
+    version: int = 0
+
+    def visible_to(self, viewer: Actor | None) -> bool:
+        """A draft is visible only to its creator and to moderators."""
+        if self.status is not MarketStatus.DRAFT:
+            return True
+        return viewer is not None and (viewer.moderates or viewer.user_id == self.creator_id)
+
+    def editable_by(self, actor: Actor) -> bool:
+        return actor.moderates or actor.user_id == self.creator_id
+
+    def ensure_visible_to(self, viewer: Actor | None) -> None:
+        if not self.visible_to(viewer):
+            raise MarketNotFoundError(self.id)
+
+    def move_to(self, status: MarketStatus) -> None:
+        if status == self.status:
+            return
+        if status not in ALLOWED_TRANSITIONS[self.status]:
+            raise InvalidTransitionError(self.status.value, status.value)
+        self.status = status
+        self.touch()
+
+    def resolve(self, outcome: Outcome) -> None:
+        if self.status not in (MarketStatus.ACTIVE, MarketStatus.CLOSED):
+            raise InvalidTransitionError(self.status.value, MarketStatus.RESOLVED.value)
+        self.status = MarketStatus.RESOLVED
+        self.outcome = outcome
+        self.touch()
+
+    def touch(self) -> None:
+        self.updated_at = utc_now()

@@ -1,0 +1,127 @@
+"""The schema, and the imperative mapping of domain classes onto it.
+
+The domain stays plain dataclasses (no SQLAlchemy import); this module tells
+the ORM how to persist them. Relationships are mapped here only, never as
+dataclass fields, and default to ``lazy="raise"``: an accidental lazy load in
+a loop fails loudly instead of quietly issuing N queries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import registry, relationship
+
+from markets.domain.markets import DESCRIPTION_MAX, NAME_MAX, Market, MarketStatus, Outcome
+from markets.domain.positions import Position, Side
+from markets.domain.users import Role, User
+from tiered.db import ExactDecimal, UtcDateTime
+
+__all__ = ["map_entities", "metadata"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _enum(enum: type[Role] | type[MarketStatus] | type[Outcome] | type[Side], name: str) -> Enum:
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    ]
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", _enum(Role, "user_role"), nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("password_hash", String(255), nullable=True),
+    *_timestamps(),
+)
+
+markets = Table(
+    "markets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(NAME_MAX), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("creator_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
+    Column("status", _enum(MarketStatus, "market_status"), nullable=False),
+    Column("outcome", _enum(Outcome, "market_outcome"), nullable=True),
+    Column("volume", ExactDecimal(20, 4), nullable=False),
+    *_timestamps(),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("volume >= 0", name="volume_not_negative"),
+    CheckConstraint(f"length(description) <= {DESCRIPTION_MAX}", name="description_length"),
+    Index("ix_markets_status_volume", "status", "volume"),
+    Index("ix_markets_created_at", "created_at"),
+    Index("ix_markets_creator_id", "creator_id"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("market_id", Uuid, ForeignKey("markets.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
+    Column("side", _enum(Side, "position_side"), nullable=False),
+    Column("amount", ExactDecimal(20, 4), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_positions_market_id", "market_id"),
+    Index("ix_positions_user_id_created_at", "user_id", "created_at"),
+)
+
+_registry = registry(metadata=metadata)
+
+
+def map_entities() -> None:
+    """Map the domain classes once per process (idempotent)."""
+    if getattr(User, "__mapper__", None) is not None:
+        return
+    _registry.map_imperatively(User, users)
+    _registry.map_imperatively(
+        Market,
+        markets,
+        properties={"creator": relationship(User, lazy="raise", viewonly=True)},
+        version_id_col=markets.c.version,
+    )
+    _registry.map_imperatively(
+        Position,
+        positions,
+        properties={"market": relationship(Market, lazy="raise", viewonly=True)},
+    )

@@ -1,0 +1,136 @@
+"""Demo data: deterministic, idempotent, fast enough for ``make serve``.
+
+Identifiers are UUIDv5 of a fixed name, so running the seed twice finds what
+it made the first time and adds only what is missing. Positions go through
+the same atomic volume update as a real purchase, so volumes always equal the
+sum of their positions.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from markets.domain.clock import utc_now
+from markets.domain.markets import Market, MarketStatus, Outcome
+from markets.domain.positions import Position, Side
+from markets.domain.users import Role, User
+from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
+from tiered.repository import AsyncRepository
+
+__all__ = ["DemoSize", "seed_demo"]
+
+T = TypeVar("T", User, Market, Position)
+
+_BATCH = 500
+_TOPICS = (
+    "Will BTC close above {n}k this year?",
+    "Will the city council approve plan #{n}?",
+    "Will release {n} ship before the deadline?",
+    "Will team {n} win the final?",
+    "Will rainfall exceed {n} mm in April?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSize:
+    users: int = 20
+    markets: int = 200
+    positions: int = 1000
+
+
+def _id(kind: str, index: int) -> UUID:
+    return uuid5(NAMESPACE_URL, f"tiered-markets-demo/{kind}/{index}")
+
+
+def demo_email(index: int) -> str:
+    return "admin@example.com" if index == 0 else f"user{index}@example.com"
+
+
+def _user(index: int) -> User:
+    role = Role.ADMIN if index == 0 else Role.MODERATOR if index == 1 else Role.USER
+    return User(_id("user", index), demo_email(index), f"Demo user {index}", role=role)
+
+
+def _market(index: int, users: int, rng: random.Random) -> Market:
+    status = rng.choices(list(MarketStatus), weights=(1, 6, 2, 1))[0]
+    created = utc_now() - timedelta(minutes=index)
+    return Market(
+        id=_id("market", index),
+        name=_TOPICS[index % len(_TOPICS)].format(n=index),
+        description=f"Demo market {index}.",
+        creator_id=_id("user", rng.randrange(users)),
+        status=status,
+        outcome=rng.choice(list(Outcome)) if status is MarketStatus.RESOLVED else None,
+        created_at=created,
+        updated_at=created,
+    )
+
+
+async def _buy(uow: MarketsUnitOfWorkPort, positions: list[Position]) -> None:
+    for position in positions:
+        if await uow.markets.add_volume(position.market_id, position.amount):
+            await uow.positions.create(position)
+
+
+async def _insert_missing(
+    new_uow: Callable[[], MarketsUnitOfWorkPort],
+    rows: list[T],
+    repository: Callable[[MarketsUnitOfWorkPort], AsyncRepository[T]],
+    insert: Callable[[MarketsUnitOfWorkPort, list[T]], Awaitable[object]],
+    progress: Callable[[int], None],
+) -> int:
+    created = 0
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        async with new_uow() as uow:
+            existing = await repository(uow).get_many([row.id for row in batch])
+            known = {entity.id for entity in existing}
+            todo = [row for row in batch if row.id not in known]
+            await insert(uow, todo)
+        created += len(todo)
+        progress(len(batch))
+    return created
+
+
+async def seed_demo(
+    new_uow: Callable[[], MarketsUnitOfWorkPort],
+    size: DemoSize,
+    progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Create whatever part of the demo data set is missing; returns rows created."""
+    rng = random.Random(7)  # noqa: S311 - demo data, not security
+    users = [_user(index) for index in range(size.users)]
+    markets = [_market(index, size.users, rng) for index in range(size.markets)]
+    open_markets = [m.id for m in markets if m.status is MarketStatus.ACTIVE] or [markets[0].id]
+    positions = [
+        Position(
+            _id("position", index),
+            rng.choice(open_markets),
+            _id("user", rng.randrange(size.users)),
+            rng.choice(list(Side)),
+            Decimal(rng.randrange(1, 500)),
+        )
+        for index in range(size.positions)
+    ]
+    created = await _insert_missing(
+        new_uow,
+        users,
+        lambda uow: uow.users,
+        lambda uow, rows: uow.users.create_many(rows),
+        progress,
+    )
+    created += await _insert_missing(
+        new_uow,
+        markets,
+        lambda uow: uow.markets,
+        lambda uow, rows: uow.markets.create_many(rows),
+        progress,
+    )
+    created += await _insert_missing(new_uow, positions, lambda uow: uow.positions, _buy, progress)
+    return created

@@ -1,0 +1,162 @@
+"""Market use cases: one public method, one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from markets.domain.errors import MarketNotFoundError
+from markets.domain.markets import Market, MarketStatus, Outcome
+from markets.domain.users import Actor
+from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
+from markets.services.read_models import MarketDetail, MarketSummary
+from tiered.errors import PreconditionFailedError
+from tiered.repository import Filter, OffsetPage, Op, Page, PageRequest, SortKey
+
+__all__ = ["MarketChanges", "MarketDraft", "MarketService"]
+
+_FIRST_PAGE = OffsetPage()
+
+_CREATABLE = frozenset({MarketStatus.DRAFT, MarketStatus.ACTIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDraft:
+    name: str
+    description: str = ""
+    status: MarketStatus = MarketStatus.DRAFT
+
+
+@dataclass(frozen=True, slots=True)
+class MarketChanges:
+    """A partial update: ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    status: MarketStatus | None = None
+
+
+def _visible_filters(viewer: Actor | None, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+    """Drafts are listed to moderators, and to their creator when filtering on themselves."""
+    if viewer is not None and viewer.moderates:
+        return filters
+    own = viewer is not None and any(
+        item.field == "creator_id" and item.op is Op.EQ and item.value == viewer.user_id
+        for item in filters
+    )
+    if own:
+        return filters
+    return (*filters, Filter("status", Op.NE, MarketStatus.DRAFT))
+
+
+class MarketService:
+    def __init__(self, uow: MarketsUnitOfWorkPort) -> None:
+        self.uow = uow
+
+    async def list(
+        self,
+        viewer: Actor | None,
+        *,
+        filters: tuple[Filter, ...] = (),
+        search: str | None = None,
+        sort: tuple[SortKey, ...] = (),
+        page: PageRequest = _FIRST_PAGE,
+    ) -> Page[MarketSummary]:
+        async with self.uow as uow:
+            return await uow.markets.find(
+                _visible_filters(viewer, filters),
+                search=search,
+                sort=sort,
+                page=page,
+                into=MarketSummary,
+            )
+
+    async def get(self, viewer: Actor | None, market_id: UUID) -> MarketDetail:
+        async with self.uow as uow:
+            return await self._detail(uow, viewer, market_id)
+
+    async def create(self, actor: Actor, draft: MarketDraft) -> MarketDetail:
+        status = draft.status if draft.status in _CREATABLE else MarketStatus.DRAFT
+        market = Market(
+            id=uuid4(),
+            name=draft.name,
+            description=draft.description,
+            creator_id=actor.user_id,
+            status=status,
+        )
+        async with self.uow as uow:
+            await uow.markets.create(market)
+            return await self._detail(uow, actor, market.id)
+
+    async def replace(
+        self, actor: Actor, market_id: UUID, draft: MarketDraft, expected_version: int | None
+    ) -> MarketDetail:
+        changes = MarketChanges(draft.name, draft.description, draft.status)
+        return await self.update(actor, market_id, changes, expected_version)
+
+    async def update(
+        self,
+        actor: Actor,
+        market_id: UUID,
+        changes: MarketChanges,
+        expected_version: int | None,
+    ) -> MarketDetail:
+        async with self.uow as uow:
+            market = await self._editable(uow, actor, market_id, expected_version)
+            if changes.status is not None:
+                market.move_to(changes.status)
+            if changes.name is not None:
+                market.name = changes.name
+            if changes.description is not None:
+                market.description = changes.description
+            market.touch()
+            await uow.markets.update(market)
+            return await self._detail(uow, actor, market_id)
+
+    async def delete(self, actor: Actor, market_id: UUID) -> None:
+        async with self.uow as uow:
+            market = await uow.markets.get_by_id(market_id)
+            if market is None or not market.visible_to(actor):
+                raise MarketNotFoundError(market_id)
+            await uow.markets.delete(market)
+
+    async def resolve(self, actor: Actor, market_id: UUID, outcome: Outcome) -> MarketDetail:
+        async with self.uow as uow:
+            market = await self._editable(uow, actor, market_id, None)
+            market.resolve(outcome)
+            await uow.markets.update(market)
+            return await self._detail(uow, actor, market_id)
+
+    async def _editable(
+        self,
+        uow: MarketsUnitOfWorkPort,
+        actor: Actor,
+        market_id: UUID,
+        expected_version: int | None,
+    ) -> Market:
+        market = await uow.markets.get_by_id(market_id)
+        if market is None or not market.visible_to(actor) or not market.editable_by(actor):
+            raise MarketNotFoundError(market_id)
+        if expected_version is not None and expected_version != market.version:
+            raise PreconditionFailedError(
+                "The market changed since you read it (If-Match does not match its ETag).",
+                details={"current_version": market.version},
+            )
+        return market
+
+    async def _detail(
+        self, uow: MarketsUnitOfWorkPort, viewer: Actor | None, market_id: UUID
+    ) -> MarketDetail:
+        page = await uow.markets.find(
+            [Filter.eq("id", market_id)], page=OffsetPage(limit=1), into=MarketDetail
+        )
+        detail = page.items[0] if page.items else None
+        if detail is None or not _visible(detail, viewer):
+            raise MarketNotFoundError(market_id)
+        return detail
+
+
+def _visible(detail: MarketDetail, viewer: Actor | None) -> bool:
+    if detail.status is not MarketStatus.DRAFT:
+        return True
+    return viewer is not None and (viewer.moderates or viewer.user_id == detail.creator.id)

@@ -1,0 +1,201 @@
+"""List endpoints' query strings → repository query specs.
+
+A :class:`Listing` declares what a collection accepts (filters, text search,
+sortable fields, page sizes) and produces a FastAPI dependency whose
+parameters appear in OpenAPI. Anything else in the query string is a 400
+problem, as is a sort on a field outside the allow-list, a page size out of
+range, or a tampered cursor.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Query
+from starlette.requests import Request
+
+from tiered.envelope import PageMeta
+from tiered.errors import FieldError, InvalidInputError
+from tiered.repository.cursor import CursorCodec
+from tiered.repository.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    CursorPage,
+    Filter,
+    OffsetPage,
+    Op,
+    Page,
+    SortKey,
+    ordering,
+    parse_sort,
+)
+
+__all__ = ["ListQuery", "Listing", "QueryFilter"]
+
+SEARCH_PARAMETER = "q"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFilter:
+    """One query-string filter: ``?name=value`` → ``Filter(field, op, value)``.
+
+    ``many=True`` accepts the parameter repeatedly (``?status=a&status=b``) and
+    filters with ``IN``.
+    """
+
+    name: str
+    annotation: Any
+    field: str | None = None
+    op: Op = Op.EQ
+    many: bool = False
+    description: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self.field or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filters: tuple[Filter, ...]
+    search: str | None
+    sort: tuple[SortKey, ...]
+    page: OffsetPage | CursorPage
+    order: tuple[SortKey, ...]
+    codec: CursorCodec = field(repr=False)
+
+    def meta(self, page: Page[Any]) -> PageMeta:
+        """Pagination metadata; ``next_cursor`` continues after this page."""
+        cursor = self.codec.encode(page.next_after, self.order) if page.next_after else None
+        return PageMeta(total=page.total, limit=page.limit, offset=page.offset, next_cursor=cursor)
+
+
+def _invalid(pointer: str, detail: str, code: str = "INVALID_QUERY") -> InvalidInputError:
+    return InvalidInputError(
+        f"Invalid query parameter: {detail}.",
+        code=code,
+        errors=[FieldError(pointer, detail, "query")],
+    )
+
+
+class Listing:
+    def __init__(
+        self,
+        *,
+        sort_fields: Collection[str],
+        default_sort: str = "",
+        filters: Sequence[QueryFilter] = (),
+        search: bool = False,
+        default_limit: int = DEFAULT_PAGE_SIZE,
+        max_limit: int = MAX_PAGE_SIZE,
+        id_field: str = "id",
+    ) -> None:
+        self.sort_fields = frozenset(sort_fields)
+        self.default_sort = parse_sort(default_sort, self.sort_fields)
+        self.filters = tuple(filters)
+        self.search = search
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.id_field = id_field
+        self.allowed = frozenset(
+            {"limit", "offset", "cursor", "sort"}
+            | {item.name for item in self.filters}
+            | ({SEARCH_PARAMETER} if search else set())
+        )
+
+    def _parameters(self) -> list[inspect.Parameter]:
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        sortable = ", ".join(sorted(self.sort_fields))
+        parameters = [
+            inspect.Parameter("request", keyword, annotation=Request),
+            inspect.Parameter(
+                "limit",
+                keyword,
+                annotation=int,
+                default=Query(
+                    self.default_limit,
+                    description=f"Page size, 1 to {self.max_limit}.",
+                    json_schema_extra={"minimum": 1, "maximum": self.max_limit},
+                ),
+            ),
+            inspect.Parameter(
+                "offset",
+                keyword,
+                annotation=int | None,
+                default=Query(None, description="Rows to skip (offset pages; not with cursor)."),
+            ),
+            inspect.Parameter(
+                "cursor",
+                keyword,
+                annotation=str | None,
+                default=Query(None, description="`meta.next_cursor` of the previous page."),
+            ),
+            inspect.Parameter(
+                "sort",
+                keyword,
+                annotation=str | None,
+                default=Query(
+                    None, description=f"Comma-separated, `-` for descending; of: {sortable}."
+                ),
+            ),
+        ]
+        if self.search:
+            parameters.append(
+                inspect.Parameter(
+                    SEARCH_PARAMETER,
+                    keyword,
+                    annotation=str | None,
+                    default=Query(None, min_length=1, max_length=200, description="Text search."),
+                )
+            )
+        for item in self.filters:
+            annotation: Any = item.annotation
+            annotation = list[annotation] | None if item.many else annotation | None
+            parameters.append(
+                inspect.Parameter(
+                    item.name,
+                    keyword,
+                    annotation=annotation,
+                    default=Query(None, description=item.description),
+                )
+            )
+        return parameters
+
+    def dependency(self) -> Callable[..., Awaitable[ListQuery]]:
+        async def list_query(request: Request, **values: Any) -> ListQuery:
+            return self.parse(request, values)
+
+        list_query.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            self._parameters(), return_annotation=ListQuery
+        )
+        return list_query
+
+    def parse(self, request: Request, values: dict[str, Any]) -> ListQuery:
+        unknown = sorted(set(request.query_params) - self.allowed)
+        if unknown:
+            raise _invalid(f"/{unknown[0]}", f"unknown parameter {unknown[0]!r}")
+        sort = parse_sort(values.get("sort"), self.sort_fields) or self.default_sort
+        order = ordering(sort, self.id_field)
+        codec: CursorCodec = request.app.state.cursor_codec
+        limit = int(values["limit"])
+        cursor, offset = values.get("cursor"), values.get("offset")
+        page: OffsetPage | CursorPage
+        if cursor is not None:
+            if offset is not None:
+                raise _invalid("/offset", "use either offset or cursor", "INVALID_PAGE")
+            page = CursorPage(limit, codec.decode(cursor, order), self.max_limit)
+        else:
+            page = OffsetPage(limit, offset or 0, self.max_limit)
+        filters = tuple(
+            Filter(item.target, Op.IN if item.many else item.op, _value(values[item.name], item))
+            for item in self.filters
+            if values.get(item.name) is not None
+        )
+        return ListQuery(filters, values.get(SEARCH_PARAMETER), sort, page, order, codec)
+
+
+def _value(raw: Any, item: QueryFilter) -> Any:
+    return tuple(raw) if item.many else raw

@@ -1,0 +1,40 @@
+"""Repositories: SQLAlchemy and in-memory backends of one contract."""
+
+from tiered.repository.base import RepositoryConfig
+from tiered.repository.cursor import CursorCodec
+from tiered.repository.memory import InMemoryRepository, InMemoryStore
+from tiered.repository.protocol import AsyncRepository
+from tiered.repository.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    CursorPage,
+    Filter,
+    OffsetPage,
+    Op,
+    Page,
+    PageRequest,
+    SortKey,
+    parse_sort,
+)
+from tiered.repository.read_model import ReadModel
+from tiered.repository.sql import Repository
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "AsyncRepository",
+    "CursorCodec",
+    "CursorPage",
+    "Filter",
+    "InMemoryRepository",
+    "InMemoryStore",
+    "OffsetPage",
+    "Op",
+    "Page",
+    "PageRequest",
+    "ReadModel",
+    "Repository",
+    "RepositoryConfig",
+    "SortKey",
+    "parse_sort",
+]

@@ -1,0 +1,85 @@
+"""What every repository backend shares: its declaration and spec validation.
+
+Validation lives here, not in a backend, so that an unknown filter or sort
+field is the same 400 problem whether the data is in PostgreSQL or in a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from tiered.errors import FieldError, InvalidInputError, NotFoundError
+from tiered.repository.query import Filter, Op, SortKey
+
+__all__ = ["RepositoryConfig"]
+
+T = TypeVar("T")
+
+
+class RepositoryConfig(Generic[T]):
+    """Class-level declaration of a repository.
+
+    ``filter_fields`` and ``sort_fields`` are allow-lists (an API must not let a
+    client filter or sort on any column it likes); ``search_fields`` are the text
+    columns a ``search`` matches; ``relations`` the relationships ``load`` and
+    read models may follow.
+    """
+
+    model_class: ClassVar[type[Any]]
+    id_field: ClassVar[str] = "id"
+    version_field: ClassVar[str | None] = None
+    filter_fields: ClassVar[frozenset[str]] = frozenset()
+    sort_fields: ClassVar[frozenset[str]] = frozenset()
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    relations: ClassVar[frozenset[str]] = frozenset()
+    not_found_code: ClassVar[str | None] = None
+
+    @classmethod
+    def entity_name(cls) -> str:
+        return cls.model_class.__name__
+
+    def not_found(self, entity_id: Any) -> NotFoundError:
+        name = self.entity_name()
+        code = self.not_found_code or f"{name.upper()}_NOT_FOUND"
+        return NotFoundError(f"{name} {entity_id} does not exist.", code=code)
+
+    def check_spec(
+        self,
+        filters: Sequence[Filter] = (),
+        sort: Sequence[SortKey] = (),
+        search: str | None = None,
+        load: Sequence[str] = (),
+    ) -> None:
+        errors = [
+            FieldError(f"/{item.field}", f"cannot filter by {item.field!r}", "query")
+            for item in filters
+            if item.field not in self.filter_fields
+        ]
+        errors += [
+            FieldError(f"/{item.field}", f"{item.op} needs a list", "query")
+            for item in filters
+            if item.op is Op.IN and not isinstance(item.value, tuple | list | set | frozenset)
+        ]
+        errors += [
+            FieldError("/sort", f"cannot sort by {key.field!r}", "query")
+            for key in sort
+            if key.field not in self.sort_fields and key.field != self.id_field
+        ]
+        if search is not None and not self.search_fields:
+            errors.append(FieldError("/q", "this resource has no text search", "query"))
+        errors += [
+            FieldError("/load", f"unknown relation {name!r}", "query")
+            for name in load
+            if name not in self.relations
+        ]
+        if errors:
+            raise InvalidInputError(
+                "The query names fields this resource does not allow.",
+                code="INVALID_QUERY",
+                errors=errors,
+            )
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,382 @@
+"""``Repository[T]``: the SQLAlchemy 2 (async) repository.
+
+Reads of entities go through the ORM (with eager loading by name); list reads
+into a :class:`ReadModel` go through Core, selecting only the columns the DTO
+needs. Writes flush but never commit: the unit of work owns the transaction.
+Integrity and version conflicts surface here as application errors, so a
+service can react to ``DuplicateResourceError`` without knowing SQL.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Generic, TypeVar, overload
+
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import FromClause
+
+from tiered.errors import StaleVersionError, translate_database_error
+from tiered.repository.base import RepositoryConfig, escape_like
+from tiered.repository.query import (
+    CursorPage,
+    Filter,
+    OffsetPage,
+    Op,
+    Page,
+    PageRequest,
+    SortKey,
+    ordering,
+)
+from tiered.repository.read_model import ReadModel, read_model_fields
+
+__all__ = ["Repository"]
+
+T = TypeVar("T")
+R = TypeVar("R", bound=ReadModel)
+
+_DEFAULT_PAGE = OffsetPage()
+
+_Condition = Callable[[ColumnElement[Any], Any], ColumnElement[bool]]
+_OPERATORS: dict[Op, _Condition] = {
+    Op.EQ: lambda column, value: column.is_(None) if value is None else column == value,
+    Op.NE: lambda column, value: column.is_not(None) if value is None else column != value,
+    Op.LT: lambda column, value: column < value,
+    Op.LTE: lambda column, value: column <= value,
+    Op.GT: lambda column, value: column > value,
+    Op.GTE: lambda column, value: column >= value,
+    Op.IN: lambda column, value: column.in_(list(value)),
+    Op.CONTAINS: lambda column, value: column.ilike(f"%{escape_like(str(value))}%", escape="\\"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    columns: tuple[ColumnElement[Any], ...]
+    source: FromClause
+    build: Callable[[Sequence[Any]], Any]
+
+
+@cache
+def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
+    columns: list[ColumnElement[Any]] = []
+    source: FromClause = mapper.local_table
+    scalars: list[tuple[str, int]] = []
+    nested: list[tuple[str, type[ReadModel], list[tuple[str, int]]]] = []
+    for field in read_model_fields(model):
+        if field.nested is None:
+            scalars.append((field.name, len(columns)))
+            columns.append(mapper.columns[field.name])
+            continue
+        relationship = mapper.relationships[field.name]
+        target = relationship.mapper.local_table.alias(field.name)
+        condition = and_(
+            *(
+                local == target.c[str(remote.key)]
+                for local, remote in relationship.local_remote_pairs
+            )
+        )
+        source = source.outerjoin(target, condition)
+        target_columns = relationship.mapper.columns
+        indexes = []
+        for sub in read_model_fields(field.nested):
+            indexes.append((sub.name, len(columns)))
+            columns.append(target.c[str(target_columns[sub.name].key)])
+        nested.append((field.name, field.nested, indexes))
+
+    def build(row: Sequence[Any]) -> Any:
+        values = {name: row[index] for name, index in scalars}
+        for name, sub_model, indexes in nested:
+            sub_values = {sub: row[index] for sub, index in indexes}
+            present = any(value is not None for value in sub_values.values())
+            values[name] = sub_model.model_construct(**sub_values) if present else None
+        return model.model_construct(**values)
+
+    return _ReadPlan(tuple(columns), source, build)
+
+
+class Repository(RepositoryConfig[T], Generic[T]):
+    """Subclass with ``model_class = Market`` and the allow-lists of :class:`RepositoryConfig`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def mapper(self) -> Mapper[Any]:
+        mapper: Mapper[Any] = sa_inspect(self.model_class)
+        return mapper
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return self.mapper.columns[name]
+
+    @property
+    def _id(self) -> ColumnElement[Any]:
+        return self.column(self.id_field)
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except StaleDataError as error:
+            raise StaleVersionError(
+                f"{self.entity_name()} was changed by another writer; re-read it and retry."
+            ) from error
+        except IntegrityError as error:
+            translated = translate_database_error(error)
+            raise (translated or error) from error
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def get_by_id(self, entity_id: Any) -> T | None:
+        entity: T | None = await self.session.get(self.model_class, entity_id)
+        return entity
+
+    async def get_one(self, entity_id: Any, *, load: Sequence[str] = ()) -> T:
+        self.check_spec(load=load)
+        if not load:
+            entity = await self.get_by_id(entity_id)
+        else:
+            statement = select(self.model_class).where(self._id == entity_id)
+            statement = statement.options(*self._eager(load))
+            entity = (await self.session.execute(statement)).scalar_one_or_none()
+        if entity is None:
+            raise self.not_found(entity_id)
+        return entity
+
+    async def get_all(self) -> list[T]:
+        statement = select(self.model_class).order_by(self._id)
+        return list((await self.session.scalars(statement)).all())
+
+    async def list_paginated(self, skip: int = 0, limit: int = 100) -> list[T]:
+        statement = select(self.model_class).order_by(self._id).offset(skip).limit(limit)
+        return list((await self.session.scalars(statement)).all())
+
+    async def get_many(self, ids: Iterable[Any]) -> list[T]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        statement = select(self.model_class).where(self._id.in_(wanted)).order_by(self._id)
+        return list((await self.session.scalars(statement)).all())
+
+    async def exists(self, filters: Sequence[Filter] = ()) -> bool:
+        self.check_spec(filters)
+        statement = select(
+            exists().where(*self._conditions(filters, None)).select_from(self.mapper.local_table)
+        )
+        return bool((await self.session.execute(statement)).scalar())
+
+    async def count(self, filters: Sequence[Filter] = (), *, search: str | None = None) -> int:
+        self.check_spec(filters, search=search)
+        statement = select(func.count()).select_from(self.mapper.local_table)
+        statement = statement.where(*self._conditions(filters, search))
+        return int((await self.session.execute(statement)).scalar_one())
+
+    @overload
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _DEFAULT_PAGE,
+        load: Sequence[str] = (),
+        into: None = None,
+    ) -> Page[T]: ...
+
+    @overload
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _DEFAULT_PAGE,
+        load: Sequence[str] = (),
+        into: type[R],
+    ) -> Page[R]: ...
+
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _DEFAULT_PAGE,
+        load: Sequence[str] = (),
+        into: type[R] | None = None,
+    ) -> Page[T] | Page[R]:
+        """Filter, sort and page in one statement (plus one per eager-loaded relation)."""
+        self.check_spec(filters, sort, search, load)
+        order = ordering(sort, self.id_field)
+        order_columns = [self.column(key.field) for key in order]
+        if into is None:
+            statement: Select[Any] = select(self.model_class).options(*self._eager(load))
+            build: Callable[[Sequence[Any]], Any] = operator.itemgetter(0)
+            key_offset = 1
+        else:
+            plan = _read_plan(self.mapper, into)
+            statement = select(*plan.columns).select_from(plan.source)
+            build = plan.build
+            key_offset = len(plan.columns)
+        statement = statement.add_columns(*order_columns).where(*self._conditions(filters, search))
+        statement = statement.order_by(
+            *(
+                column.desc() if key.descending else column.asc()
+                for key, column in zip(order, order_columns, strict=True)
+            )
+        )
+        if isinstance(page, CursorPage):
+            return await self._cursor_page(statement, order, page, build, key_offset)
+        return await self._offset_page(statement, filters, search, page, build)
+
+    async def _offset_page(
+        self,
+        statement: Select[Any],
+        filters: Sequence[Filter],
+        search: str | None,
+        page: OffsetPage,
+        build: Callable[[Sequence[Any]], Any],
+    ) -> Page[Any]:
+        statement = statement.add_columns(func.count().over()).offset(page.offset).limit(page.limit)
+        rows = (await self.session.execute(statement)).all()
+        if rows:
+            total = int(rows[0][-1])
+        elif page.offset:
+            total = await self.count(filters, search=search)
+        else:
+            total = 0
+        return Page([build(row) for row in rows], page.limit, total=total, offset=page.offset)
+
+    async def _cursor_page(
+        self,
+        statement: Select[Any],
+        order: Sequence[SortKey],
+        page: CursorPage,
+        build: Callable[[Sequence[Any]], Any],
+        key_offset: int,
+    ) -> Page[Any]:
+        if page.after is not None:
+            statement = statement.where(self._after(order, page.after))
+        rows = (await self.session.execute(statement.limit(page.limit + 1))).all()
+        more = len(rows) > page.limit
+        rows = rows[: page.limit]
+        next_after = tuple(rows[-1][key_offset : key_offset + len(order)]) if more else None
+        return Page([build(row) for row in rows], page.limit, next_after=next_after)
+
+    # -- writes (flush, never commit) ---------------------------------------------------
+
+    async def create(self, entity: T) -> T:
+        self.session.add(entity)
+        await self._flush()
+        return entity
+
+    async def create_many(self, entities: Iterable[T]) -> list[T]:
+        """One flush: SQLAlchemy batches the INSERTs (``insertmanyvalues``)."""
+        batch = list(entities)
+        self.session.add_all(batch)
+        await self._flush()
+        return batch
+
+    async def update(self, entity: T) -> T:
+        """Flush changes of a loaded entity; a concurrent write is a ``StaleVersionError``.
+
+        An entity that was never stored is a 404, not a silent INSERT.
+        """
+        if sa_inspect(entity).transient:
+            raise self.not_found(getattr(entity, self.id_field))
+        self.session.add(entity)
+        await self._flush()
+        return entity
+
+    async def merge(self, entity: T) -> T:
+        """Copy a detached entity onto the stored row; a stale version is a conflict."""
+        try:
+            merged = await self.session.merge(entity)
+        except StaleDataError as error:
+            raise StaleVersionError(
+                f"{self.entity_name()} was changed by another writer; re-read it and retry."
+            ) from error
+        await self._flush()
+        return merged
+
+    async def save(self, entity: T) -> T:
+        """Insert or update in one statement (``INSERT … ON CONFLICT DO UPDATE``)."""
+        values = {
+            attribute.key: getattr(entity, attribute.key) for attribute in self.mapper.column_attrs
+        }
+        if self.version_field is not None:
+            values[self.version_field] = 1
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(self.model_class).values(**values)
+        keys = [str(column.key) for column in self.mapper.primary_key]
+        updates: dict[str, Any] = {
+            attribute.key: statement.excluded[attribute.columns[0].name]
+            for attribute in self.mapper.column_attrs
+            if attribute.key not in keys and attribute.key != self.version_field
+        }
+        if self.version_field is not None:
+            updates[self.version_field] = self.column(self.version_field) + 1
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
+        returning = statement.returning(self.model_class)
+        try:
+            result = await self.session.execute(
+                returning, execution_options={"populate_existing": True}
+            )
+        except IntegrityError as error:
+            raise (translate_database_error(error) or error) from error
+        saved: T = result.scalar_one()
+        return saved
+
+    async def delete(self, entity: T) -> None:
+        await self.session.delete(entity)
+        await self._flush()
+
+    async def delete_by_id(self, entity_id: Any) -> bool:
+        statement = delete(self.model_class).where(self._id == entity_id)
+        try:
+            result = await self.session.execute(
+                statement, execution_options={"synchronize_session": "fetch"}
+            )
+        except IntegrityError as error:
+            raise (translate_database_error(error) or error) from error
+        return bool(getattr(result, "rowcount", 0))
+
+    # -- building blocks ----------------------------------------------------------------
+
+    def _eager(self, load: Sequence[str]) -> list[Any]:
+        return [selectinload(getattr(self.model_class, name)) for name in load]
+
+    def _conditions(
+        self, filters: Sequence[Filter], search: str | None
+    ) -> list[ColumnElement[bool]]:
+        conditions = [self._condition(item) for item in filters]
+        if search:
+            pattern = f"%{escape_like(search)}%"
+            conditions.append(
+                or_(*(self.column(name).ilike(pattern, escape="\\") for name in self.search_fields))
+            )
+        return conditions
+
+    def _condition(self, item: Filter) -> ColumnElement[bool]:
+        return _OPERATORS[item.op](self.column(item.field), item.value)
+
+    def _after(self, order: Sequence[SortKey], position: Sequence[Any]) -> ColumnElement[bool]:
+        """Rows strictly after ``position`` in ``order`` (keyset predicate)."""
+        branches = []
+        for index, key in enumerate(order):
+            equal = [
+                self.column(previous.field) == value
+                for previous, value in zip(order[:index], position[:index], strict=True)
+            ]
+            column = self.column(key.field)
+            beyond = column < position[index] if key.descending else column > position[index]
+            branches.append(and_(*equal, beyond))
+        return or_(*branches)

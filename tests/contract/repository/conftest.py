@@ -1,0 +1,290 @@
+"""The ``backend`` fixture: the same repositories on memory, SQLite and PostgreSQL.
+
+SQL schemas are created once per session (PostgreSQL: in a schema of its own,
+dropped at the end); every test then runs inside one outer transaction that is
+rolled back, with the session joined through a SAVEPOINT, so no test leaves a
+row behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+from tests.contract.repository.domain import (
+    InMemoryItemRepository,
+    InMemoryOwnerRepository,
+    Item,
+    ItemRepository,
+    Owner,
+    OwnerRepository,
+    metadata,
+)
+
+from tiered.db.statements import StatementRecorder, install_statement_listener, record_statements
+from tiered.repository import InMemoryStore
+
+ItemRepo = ItemRepository | InMemoryItemRepository
+OwnerRepo = OwnerRepository | InMemoryOwnerRepository
+
+
+@dataclass(frozen=True)
+class SqlTarget:
+    """Where a SQL backend's schema lives."""
+
+    url: str
+    schema: str | None = None
+
+    def engine(self) -> AsyncEngine:
+        engine = create_async_engine(self.url, poolclass=NullPool)
+        if self.schema is not None:
+            return engine.execution_options(schema_translate_map={None: self.schema})
+        _sqlite_real_transactions(engine)
+        return engine
+
+
+def _sqlite_real_transactions(engine: AsyncEngine) -> None:
+    """pysqlite defers BEGIN; emit it ourselves so SAVEPOINTs nest in a real transaction."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sqlite_contract_target(tmp_path_factory: pytest.TempPathFactory) -> SqlTarget:
+    path: Path = tmp_path_factory.mktemp("contract") / "contract.db"
+    target = SqlTarget(f"sqlite+aiosqlite:///{path}")
+    engine = target.engine()
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+    finally:
+        await engine.dispose()
+    return target
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres_contract_target(postgres_url: str) -> AsyncIterator[SqlTarget]:
+    schema = f"tiered_contract_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(postgres_url, poolclass=NullPool)
+    target = SqlTarget(postgres_url, schema)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine = target.engine()
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(metadata.create_all)
+        finally:
+            await engine.dispose()
+        yield target
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def sql_target(request: pytest.FixtureRequest) -> SqlTarget | None:
+    """``None`` for the memory backend; the session-wide schema otherwise."""
+    if request.param == "memory":
+        return None
+    target: SqlTarget = request.getfixturevalue(f"{request.param}_contract_target")
+    return target
+
+
+@dataclass
+class Repos:
+    items: ItemRepo
+    owners: OwnerRepo
+
+
+@dataclass
+class Backend:
+    """The repositories under test, plus what a test needs to look behind them."""
+
+    name: str
+    items: ItemRepo
+    owners: OwnerRepo
+    store: InMemoryStore | None = None
+    session: AsyncSession | None = None
+    connection: AsyncConnection | None = None
+
+    @property
+    def is_sql(self) -> bool:
+        return self.session is not None
+
+    async def reload(self) -> None:
+        """Flush and forget loaded entities, so the next read comes from the database."""
+        if self.session is not None:
+            await self.session.flush()
+            self.session.expunge_all()
+
+    @contextmanager
+    def count_statements(self) -> Iterator[StatementRecorder]:
+        """The SQL statements executed inside the block (none in memory)."""
+        with record_statements() as recorder:
+            yield recorder
+
+    @asynccontextmanager
+    async def other_writer(self) -> AsyncIterator[Repos]:
+        """Repositories of a second, independent writer (a second session on SQL)."""
+        if self.connection is None:
+            yield Repos(InMemoryItemRepository(self.store), InMemoryOwnerRepository(self.store))
+            return
+        session = AsyncSession(
+            bind=self.connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            autoflush=False,
+        )
+        try:
+            yield Repos(ItemRepository(session), OwnerRepository(session))
+            await session.commit()
+        finally:
+            await session.close()
+
+
+@pytest_asyncio.fixture
+async def backend(sql_target: SqlTarget | None) -> AsyncIterator[Backend]:
+    if sql_target is None:
+        store = InMemoryStore()
+        yield Backend(
+            "memory", InMemoryItemRepository(store), InMemoryOwnerRepository(store), store=store
+        )
+        return
+    engine = sql_target.engine()
+    install_statement_listener(engine)
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            session = AsyncSession(
+                bind=connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+                autoflush=False,
+            )
+            try:
+                yield Backend(
+                    "sqlite" if sql_target.schema is None else "postgres",
+                    ItemRepository(session),
+                    OwnerRepository(session),
+                    session=session,
+                    connection=connection,
+                )
+            finally:
+                await session.close()
+                await transaction.rollback()
+    finally:
+        await engine.dispose()
+
+
+# -- seed data ------------------------------------------------------------------------
+
+BASE_TIME = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+NAMES = (
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+)
+SCORES = tuple(
+    Decimal(text) for text in ("5.25", "3.5", "5.25", "1", "3.5", "5.25", "2.75", "3.5", "1", "8")
+)
+STATUSES = ("open", "closed", "draft")
+
+
+@dataclass(frozen=True)
+class Row:
+    """What a test expects of one seeded item (immutable, unlike the entities)."""
+
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID
+    status: str
+    score: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Catalog:
+    ada: Owner
+    bob: Owner
+    rows: tuple[Row, ...]
+
+    def by_name(self, name: str) -> Row:
+        return next(row for row in self.rows if row.name == name)
+
+
+def new_item(
+    owner: Owner,
+    name: str,
+    *,
+    score: Decimal = Decimal("1"),
+    status: str = "open",
+    created_at: datetime = BASE_TIME,
+    item_id: uuid.UUID | None = None,
+) -> Item:
+    return Item(
+        id=item_id or uuid.uuid4(),
+        name=name,
+        owner_id=owner.id,
+        status=status,
+        score=score,
+        created_at=created_at,
+    )
+
+
+@pytest_asyncio.fixture
+async def catalog(backend: Backend) -> Catalog:
+    """Two owners and ten items whose scores repeat (for tie-breaking and cursors)."""
+    ada = Owner(uuid.uuid4(), "ada")
+    bob = Owner(uuid.uuid4(), "bob")
+    await backend.owners.create_many([ada, bob])
+    rows = tuple(
+        Row(
+            uuid.uuid4(),
+            name,
+            (ada if index % 2 == 0 else bob).id,
+            STATUSES[index % 3],
+            SCORES[index],
+            BASE_TIME + timedelta(hours=index),
+        )
+        for index, name in enumerate(NAMES)
+    )
+    await backend.items.create_many(
+        Item(row.id, row.name, row.owner_id, row.status, row.score, row.created_at) for row in rows
+    )
+    await backend.reload()
+    return Catalog(ada, bob, rows)
