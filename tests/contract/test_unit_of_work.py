@@ -249,21 +249,8 @@ async def test_a_failed_savepoint_as_the_first_statement(make_uow: MakeUnitOfWor
 
 
 async def test_a_released_savepoint_is_undone_with_its_transaction(
-    make_uow: MakeUnitOfWork, request: pytest.FixtureRequest
+    make_uow: MakeUnitOfWork,
 ) -> None:
-    if request.node.callspec.params["make_uow"] == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: tiered.db.Database keeps pysqlite's deferred BEGIN: a SAVEPOINT opened "
-                    "before any write starts the SQLite transaction itself, so releasing it "
-                    "commits. Fix in tiered/db/engine.py: isolation_level=None on connect and "
-                    "emit BEGIN on the engine's 'begin' event."
-                ),
-            )
-        )
-
     async def use_case() -> None:
         async with make_uow() as uow:
             async with uow.savepoint():

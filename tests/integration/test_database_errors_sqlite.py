@@ -212,36 +212,8 @@ async def test_errors_that_are_not_database_errors_are_not_translated() -> None:
     assert translate_database_error(sa_exc.NoResultFound()) is None
 
 
-SQLITE_PROGRAMMING_BUG = (
-    "BUG: SQLite reports SQL mistakes (missing table/column, syntax error) as "
-    "sqlite3.OperationalError, and translate_database_error maps every OperationalError "
-    "to DatabaseUnavailableError, so a bug in a query becomes a retryable 503 logged only "
-    "as a warning without traceback, instead of a logged 500 (PostgreSQL returns None here)"
-)
-
-
 @pytest.mark.parametrize(
-    "sql",
-    [
-        pytest.param(
-            "SELECT * FROM no_such_table",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason=SQLITE_PROGRAMMING_BUG
-            ),
-        ),
-        pytest.param(
-            "SELECT no_such_column FROM team",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason=SQLITE_PROGRAMMING_BUG
-            ),
-        ),
-        pytest.param(
-            "SELEC 1",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason=SQLITE_PROGRAMMING_BUG
-            ),
-        ),
-    ],
+    "sql", ["SELECT * FROM no_such_table", "SELECT no_such_column FROM team", "SELEC 1"]
 )
 async def test_programming_errors_are_not_translated(engine: AsyncEngine, sql: str) -> None:
     with pytest.raises(sa_exc.DBAPIError) as caught:

@@ -41,8 +41,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app; middleware from outermost to innermost:
 
-    proxy headers (only with trusted proxies) → request context → security
-    headers → CORS (only with origins) → body limit → N+1 guard → routes.
+    proxy headers (only with trusted proxies) → security headers → request
+    context → CORS (only with origins) → body limit → N+1 guard → routes.
     """
     app = FastAPI(
         title=title,
@@ -79,8 +79,8 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -34,6 +34,9 @@ def is_sqlite(url: str | URL) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling delays BEGIN until the first write,
+    # which breaks SAVEPOINT semantics; SQLAlchemy emits BEGIN itself instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -42,6 +45,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
@@ -75,6 +82,7 @@ class Database:
         engine = create_async_engine(url, **_engine_options(settings, url))
         if url.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
         install_statement_listener(engine)
         return cls(engine)
 

@@ -1,7 +1,7 @@
 """Errors and RFC 9457 problem details."""
 
 from tiered.errors.catalogue import ProblemType, problem_types, problems_router
-from tiered.errors.database import translate_database_error
+from tiered.errors.database import raise_translated, translate_database_error
 from tiered.errors.handlers import install_problem_handlers, render_error
 from tiered.errors.hierarchy import (
     AppError,
@@ -68,6 +68,7 @@ __all__ = [
     "problem_responses",
     "problem_types",
     "problems_router",
+    "raise_translated",
     "render_error",
     "translate_database_error",
 ]

@@ -8,6 +8,7 @@ is a retryable 503. Both SQLite and PostgreSQL (asyncpg) are understood.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 from sqlalchemy import exc as sa_exc
 
@@ -17,14 +18,18 @@ from tiered.errors.hierarchy import (
     DatabaseUnavailableError,
     DuplicateResourceError,
     InvalidInputError,
+    StaleVersionError,
 )
 
-__all__ = ["translate_database_error"]
+__all__ = ["raise_translated", "translate_database_error"]
 
 _PG_UNIQUE = "23505"
 _PG_FOREIGN_KEY = "23503"
 _PG_NOT_NULL = "23502"
 _PG_CHECK = "23514"
+_PG_RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_SQLITE_MISTAKE = re.compile(r"no such (table|column|function|index)|syntax error|has no column")
+"""SQLite reports mistakes in a query as OperationalError: a bug (500), not an outage."""
 _SQLITE_DETAIL = re.compile(
     r"(?P<kind>UNIQUE|FOREIGN KEY|NOT NULL|CHECK) constraint failed(?::\s*(?P<target>.+))?"
 )
@@ -36,11 +41,40 @@ def translate_database_error(error: BaseException) -> AppError | None:
         return DatabaseUnavailableError("The database connection pool is exhausted.")
     if isinstance(error, sa_exc.IntegrityError):
         return _integrity_error(error)
+    if isinstance(error, sa_exc.DBAPIError):
+        conflict = _write_conflict(error.orig)
+        if conflict is not None:
+            return conflict
     if isinstance(error, sa_exc.DBAPIError) and (
         error.connection_invalidated
-        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or (
+            isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+            and not _SQLITE_MISTAKE.search(str(error.orig))
+        )
     ):
         return DatabaseUnavailableError("The database is unavailable.")
+    return None
+
+
+def raise_translated(error: BaseException) -> NoReturn:
+    """Re-raise a driver error as the application error it means (or as itself)."""
+    translated = translate_database_error(error)
+    if translated is None:
+        raise error
+    raise translated from error
+
+
+def _write_conflict(orig: object) -> AppError | None:
+    """Concurrent transactions that cannot both commit: the client should retry."""
+    if getattr(orig, "sqlite_errorname", None) == "SQLITE_BUSY_SNAPSHOT":
+        return StaleVersionError(
+            "Another transaction changed the data since this one read it; re-read and retry."
+        )
+    if getattr(orig, "sqlstate", None) in _PG_RETRYABLE:
+        return ConflictError(
+            "The transaction conflicted with a concurrent one; retry it.",
+            code="TRANSACTION_CONFLICT",
+        )
     return None
 
 

@@ -72,6 +72,8 @@ def field_errors_from_validation(errors: Any) -> list[FieldError]:
         loc = tuple(entry.get("loc", ()))
         location = str(loc[0]) if loc and loc[0] in _LOCATIONS else "body"
         path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        if entry.get("type") == "json_invalid":
+            path = ()  # the offset of a syntax error is not a place in the document
         result.append(FieldError(_pointer(path), str(entry.get("msg", "Invalid value")), location))
     return result
 

@@ -9,6 +9,7 @@ then adds what every route can produce and puts all of them under
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -21,7 +22,6 @@ __all__ = ["document_problems", "problem_responses"]
 
 _SCHEMA_NAME = "ProblemDetails"
 _REF = {"$ref": f"#/components/schemas/{_SCHEMA_NAME}"}
-_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
@@ -66,9 +66,18 @@ def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
             for status in list(responses):
                 if status.isdigit() and int(status) >= 400:
                     responses[status] = _problem_response(status)
-    for name in _FASTAPI_VALIDATION_SCHEMAS:
-        components.pop(name, None)
+    components.pop("HTTPValidationError", None)
+    if _is_fastapi_validation_error(components.get("ValidationError")) and (
+        '"#/components/schemas/ValidationError"' not in json.dumps(schema)
+    ):
+        components.pop("ValidationError")
     return schema
+
+
+def _is_fastapi_validation_error(component: Any) -> bool:
+    """FastAPI's own item schema (``loc``/``msg``/``type``), not an application model."""
+    properties = component.get("properties", {}) if isinstance(component, dict) else {}
+    return {"loc", "msg", "type"} <= set(properties)
 
 
 def document_problems(app: FastAPI) -> None:

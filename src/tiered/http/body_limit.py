@@ -2,7 +2,9 @@
 
 A declared ``Content-Length`` over the limit is refused without reading a byte;
 a chunked body is counted as it streams and refused as soon as it crosses the
-limit, so a client can never make the process buffer more than the limit.
+limit, so a client can never make the process buffer more than the limit. The
+413 is sent from here and the application sees a disconnect: whatever it makes
+of that (FastAPI turns body errors into a 400) never reaches the client.
 """
 
 from __future__ import annotations
@@ -48,17 +50,33 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         received = 0
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _too_large(limit)
+                    refused = True
+                    response = problem_for_error(
+                        _too_large(limit), instance=scope["path"], request_id=request_id_of(scope)
+                    )
+                    await response(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:

@@ -131,7 +131,13 @@ class Listing:
                 "cursor",
                 keyword,
                 annotation=str | None,
-                default=Query(None, description="`meta.next_cursor` of the previous page."),
+                default=Query(
+                    None,
+                    description=(
+                        "`meta.next_cursor` of the previous page; empty for the first "
+                        "page of a keyset walk."
+                    ),
+                ),
             ),
             inspect.Parameter(
                 "sort",
@@ -186,7 +192,8 @@ class Listing:
         if cursor is not None:
             if offset is not None:
                 raise _invalid("/offset", "use either offset or cursor", "INVALID_PAGE")
-            page = CursorPage(limit, codec.decode(cursor, order), self.max_limit)
+            after = codec.decode(cursor, order) if cursor else None
+            page = CursorPage(limit, after, self.max_limit)
         else:
             page = OffsetPage(limit, offset or 0, self.max_limit)
         filters = tuple(

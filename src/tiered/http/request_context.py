@@ -4,7 +4,7 @@ One pure-ASGI layer does all four because they share the same bookkeeping
 (start time, status, request id) and every extra layer costs CPU on every
 request. The catch-all lives here rather than in Starlette's outermost
 ``ServerErrorMiddleware`` so that the 500 problem still carries the request id
-and passes through the security-headers layer.
+and passes through the security-headers layer, which is mounted outside this one.
 """
 
 from __future__ import annotations

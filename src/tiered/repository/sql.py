@@ -18,13 +18,13 @@ from typing import Any, Generic, TypeVar, overload
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import FromClause
 
-from tiered.errors import StaleVersionError, translate_database_error
+from tiered.errors import StaleVersionError, raise_translated
 from tiered.repository.base import RepositoryConfig, escape_like
 from tiered.repository.query import (
     CursorPage,
@@ -128,9 +128,8 @@ class Repository(RepositoryConfig[T], Generic[T]):
             raise StaleVersionError(
                 f"{self.entity_name()} was changed by another writer; re-read it and retry."
             ) from error
-        except IntegrityError as error:
-            translated = translate_database_error(error)
-            raise (translated or error) from error
+        except DBAPIError as error:
+            raise_translated(error)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -330,8 +329,8 @@ class Repository(RepositoryConfig[T], Generic[T]):
             result = await self.session.execute(
                 returning, execution_options={"populate_existing": True}
             )
-        except IntegrityError as error:
-            raise (translate_database_error(error) or error) from error
+        except DBAPIError as error:
+            raise_translated(error)
         saved: T = result.scalar_one()
         return saved
 
@@ -345,8 +344,8 @@ class Repository(RepositoryConfig[T], Generic[T]):
             result = await self.session.execute(
                 statement, execution_options={"synchronize_session": "fetch"}
             )
-        except IntegrityError as error:
-            raise (translate_database_error(error) or error) from error
+        except DBAPIError as error:
+            raise_translated(error)
         return bool(getattr(result, "rowcount", 0))
 
     # -- building blocks ----------------------------------------------------------------

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from tiered.errors import StaleVersionError, translate_database_error
+from tiered.errors import StaleVersionError, raise_translated
 from tiered.unit_of_work.base import BaseUnitOfWork
 
 __all__ = ["UnitOfWork"]
@@ -43,8 +43,8 @@ class UnitOfWork(BaseUnitOfWork):
             await self.session.commit()
         except StaleDataError as error:
             raise StaleVersionError("The resource was changed by another writer.") from error
-        except IntegrityError as error:
-            raise (translate_database_error(error) or error) from error
+        except DBAPIError as error:
+            raise_translated(error)
 
     async def _rollback(self) -> None:
         await self.session.rollback()

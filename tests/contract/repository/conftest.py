@@ -21,7 +21,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
 from tests.contract.repository.domain import (
     InMemoryItemRepository,
     InMemoryOwnerRepository,
@@ -39,19 +38,14 @@ ItemRepo = ItemRepository | InMemoryItemRepository
 OwnerRepo = OwnerRepository | InMemoryOwnerRepository
 
 
-@dataclass(frozen=True)
-class SqlTarget:
-    """Where a SQL backend's schema lives."""
-
-    url: str
-    schema: str | None = None
-
-    def engine(self) -> AsyncEngine:
-        engine = create_async_engine(self.url, poolclass=NullPool)
-        if self.schema is not None:
-            return engine.execution_options(schema_translate_map={None: self.schema})
-        _sqlite_real_transactions(engine)
-        return engine
+def sql_engine(url: str, schema: str | None = None) -> AsyncEngine:
+    """A pooled engine; on PostgreSQL every table lives in ``schema``."""
+    engine = create_async_engine(url, pool_size=2)
+    install_statement_listener(engine)
+    if schema is not None:
+        return engine.execution_options(schema_translate_map={None: schema})
+    _sqlite_real_transactions(engine)
+    return engine
 
 
 def _sqlite_real_transactions(engine: AsyncEngine) -> None:
@@ -69,38 +63,38 @@ def _sqlite_real_transactions(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+# The engines live for the session, so every test of this suite shares one event loop
+# (`pytestmark = pytest.mark.asyncio(loop_scope="session")` in each module): a pooled
+# connection belongs to the loop that opened it.
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def sqlite_contract_target(tmp_path_factory: pytest.TempPathFactory) -> SqlTarget:
+async def sqlite_contract_engine(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[AsyncEngine]:
     path: Path = tmp_path_factory.mktemp("contract") / "contract.db"
-    target = SqlTarget(f"sqlite+aiosqlite:///{path}")
-    engine = target.engine()
+    engine = sql_engine(f"sqlite+aiosqlite:///{path}")
     try:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
+        yield engine
     finally:
         await engine.dispose()
-    return target
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def postgres_contract_target(postgres_url: str) -> AsyncIterator[SqlTarget]:
+async def postgres_contract_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     schema = f"tiered_contract_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(postgres_url, poolclass=NullPool)
-    target = SqlTarget(postgres_url, schema)
+    engine = sql_engine(postgres_url, schema)
     try:
-        async with admin.begin() as connection:
+        async with engine.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = target.engine()
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(metadata.create_all)
-        finally:
-            await engine.dispose()
-        yield target
+            await connection.run_sync(metadata.create_all)
+        yield engine
     finally:
-        async with admin.begin() as connection:
+        async with engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+        await engine.dispose()
 
 
 @pytest.fixture(
@@ -110,12 +104,12 @@ async def postgres_contract_target(postgres_url: str) -> AsyncIterator[SqlTarget
         pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     ]
 )
-def sql_target(request: pytest.FixtureRequest) -> SqlTarget | None:
-    """``None`` for the memory backend; the session-wide schema otherwise."""
+def sql_engine_or_memory(request: pytest.FixtureRequest) -> AsyncEngine | None:
+    """``None`` for the memory backend; the session-wide engine otherwise."""
     if request.param == "memory":
         return None
-    target: SqlTarget = request.getfixturevalue(f"{request.param}_contract_target")
-    return target
+    engine: AsyncEngine = request.getfixturevalue(f"{request.param}_contract_engine")
+    return engine
 
 
 @dataclass
@@ -170,38 +164,34 @@ class Backend:
             await session.close()
 
 
-@pytest_asyncio.fixture
-async def backend(sql_target: SqlTarget | None) -> AsyncIterator[Backend]:
-    if sql_target is None:
+@pytest_asyncio.fixture(loop_scope="session")
+async def backend(sql_engine_or_memory: AsyncEngine | None) -> AsyncIterator[Backend]:
+    engine = sql_engine_or_memory
+    if engine is None:
         store = InMemoryStore()
         yield Backend(
             "memory", InMemoryItemRepository(store), InMemoryOwnerRepository(store), store=store
         )
         return
-    engine = sql_target.engine()
-    install_statement_listener(engine)
-    try:
-        async with engine.connect() as connection:
-            transaction = await connection.begin()
-            session = AsyncSession(
-                bind=connection,
-                join_transaction_mode="create_savepoint",
-                expire_on_commit=False,
-                autoflush=False,
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            autoflush=False,
+        )
+        try:
+            yield Backend(
+                engine.dialect.name,
+                ItemRepository(session),
+                OwnerRepository(session),
+                session=session,
+                connection=connection,
             )
-            try:
-                yield Backend(
-                    "sqlite" if sql_target.schema is None else "postgres",
-                    ItemRepository(session),
-                    OwnerRepository(session),
-                    session=session,
-                    connection=connection,
-                )
-            finally:
-                await session.close()
-                await transaction.rollback()
-    finally:
-        await engine.dispose()
+        finally:
+            await session.close()
+            await transaction.rollback()
 
 
 # -- seed data ------------------------------------------------------------------------
@@ -266,7 +256,7 @@ def new_item(
     )
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def catalog(backend: Backend) -> Catalog:
     """Two owners and ten items whose scores repeat (for tie-breaking and cursors)."""
     ada = Owner(uuid.uuid4(), "ada")

@@ -16,6 +16,8 @@ from tiered.errors import InvalidInputError
 from tiered.repository import CursorCodec, CursorPage, Filter, OffsetPage, Op, SortKey
 from tiered.repository.query import ordering
 
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 BY_NAME = (SortKey("name"),)
 SCORE_DESC_NAME = (SortKey("score", descending=True), SortKey("name"))
 SCORE_DESC_NAME_ORDER = [

@@ -14,6 +14,8 @@ from tiered.errors import DuplicateResourceError, NotFoundError, StaleVersionErr
 from tiered.repository import Filter, Op
 from tiered.testing import assert_max_queries
 
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 
 def names(entities: object) -> list[str]:
     return [entity.name for entity in entities]  # type: ignore[attr-defined]

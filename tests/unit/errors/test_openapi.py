@@ -236,15 +236,6 @@ class ImportReport(BaseModel):
     errors: list[ValidationError]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: openapi._rewrite pops every component named 'ValidationError', so an "
-        "application model of that name disappears and its $refs dangle; drop FastAPI's "
-        "schemas only when nothing references them any more"
-    ),
-)
 def test_application_model_named_validation_error_survives() -> None:
     router = APIRouter()
 

@@ -115,6 +115,14 @@ async def read_team(team_id: int, request: Request) -> dict[str, int]:
         return {"id": result.scalar_one()}
 
 
+@router.get("/broken-query")
+async def broken_query(request: Request) -> dict[str, int]:
+    database = request.app.state.tiered.database
+    async with database.session() as session:
+        result = await session.execute(text("SELECT no_such_column FROM teams"))
+        return {"value": result.scalar_one()}
+
+
 def build_app(tmp_path: Path, **settings: Any) -> FastAPI:
     return create_app(
         AppSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db", **settings),
@@ -289,15 +297,6 @@ async def test_missing_body_points_at_the_whole_document(client: httpx.AsyncClie
     assert [(e["location"], e["pointer"]) for e in body["errors"]] == [("body", "")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: a malformed JSON body yields pointer '/<character offset>' (e.g. '/1'), which "
-        "is not a JSON pointer to anything; field_errors_from_validation should map "
-        "FastAPI's json_invalid entry (loc ('body', pos)) to the whole document ''"
-    ),
-)
 async def test_malformed_json_points_at_the_whole_document(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/things", content=b'{"name": oops}', headers={"content-type": "application/json"}
@@ -351,6 +350,13 @@ async def test_untranslatable_database_error_is_a_generic_500(client: httpx.Asyn
     assert body["detail"] == "The server failed to complete the request; it has been logged."
 
 
+async def test_query_bug_is_a_generic_500_not_a_503(client: httpx.AsyncClient) -> None:
+    response = await client.get("/broken-query")
+    assert_problem(response, 500, code="INTERNAL_ERROR", type_="/problems/internal-error")
+    assert "retry-after" not in response.headers
+    assert "no_such_column" not in response.text
+
+
 async def test_unhandled_error_is_a_generic_500(client: httpx.AsyncClient) -> None:
     response = await client.get("/raise/crash")
     body = assert_problem(response, 500, code="INTERNAL_ERROR", type_="/problems/internal-error")
@@ -399,15 +405,6 @@ async def test_unhandled_error_traceback_is_logged_as_json(
     assert exception["frames"][-1]["name"] == "raise_error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: request_context.py says the catch-all 500 'passes through the security-headers "
-        "layer', but it is sent by RequestContextMiddleware, which sits outside "
-        "SecurityHeadersMiddleware, so the 500 has no X-Content-Type-Options/CSP/etc."
-    ),
-)
 async def test_unhandled_error_response_carries_security_headers(
     client: httpx.AsyncClient,
 ) -> None:
@@ -484,16 +481,6 @@ async def test_streamed_body_under_the_limit_is_read(client: httpx.AsyncClient) 
     assert response.json() == {"received": LIMIT}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: BodyLimitMiddleware raises PayloadTooLargeError from receive(); when FastAPI "
-        "itself reads the body for a pydantic body parameter it wraps any exception in "
-        "HTTPException(400, 'There was an error parsing the body'), so a chunked body over "
-        "the limit gets 400 about:blank instead of a 413 problem"
-    ),
-)
 async def test_streamed_body_over_the_limit_is_413_on_a_model_route(
     client: httpx.AsyncClient,
 ) -> None:

@@ -1,0 +1,158 @@
+"""``/api/v1/markets`` over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from markets.config import Settings
+from markets.domain.markets import MarketStatus
+from markets.domain.positions import Side
+from markets.domain.users import Actor
+from markets.main import create_app
+from markets.repositories.unit_of_work import MarketsUnitOfWork
+from markets.services.markets import MarketDraft, MarketService
+from markets.services.positions import PositionService
+from tiered.db import record_statements
+from tiered.testing import app_client
+
+NewUow = Callable[[], MarketsUnitOfWork]
+
+
+@pytest.fixture
+async def client(database_url: str, database: object) -> AsyncIterator[httpx.AsyncClient]:
+    del database  # migrated by the fixture
+    app = create_app(Settings(database_url=database_url, log_level="WARNING"))
+    async with app_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def catalogue(new_uow: NewUow, people: dict[str, Actor]) -> list[str]:
+    """60 active markets by three creators with distinct volumes, plus one draft."""
+    ids = []
+    creators = [people["alice"], people["bob"], people["mona"]]
+    for index in range(60):
+        detail = await MarketService(new_uow()).create(
+            creators[index % 3],
+            MarketDraft(f"market {index:02d}", status=MarketStatus.ACTIVE),
+        )
+        await PositionService(new_uow()).buy(people["bob"], detail.id, Side.YES, Decimal(index + 1))
+        ids.append(str(detail.id))
+    await MarketService(new_uow()).create(people["alice"], MarketDraft("hidden draft"))
+    return ids
+
+
+async def test_list_embeds_creators_with_constant_statements(
+    client: httpx.AsyncClient, catalogue: list[str]
+) -> None:
+    counts = {}
+    for limit in (5, 50):
+        with record_statements() as recorder:
+            response = await client.get(
+                "/api/v1/markets", params={"limit": limit, "sort": "-volume"}
+            )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["success"] is True
+        assert len(body["data"]) == limit
+        assert body["meta"]["total"] == 60
+        assert all(item["creator"]["display_name"] for item in body["data"])
+        volumes = [Decimal(item["volume"]) for item in body["data"]]
+        assert volumes == sorted(volumes, reverse=True)
+        counts[limit] = recorder.count
+    assert counts[5] == counts[50]
+    assert counts[50] <= 2
+
+
+async def test_drafts_are_not_listed_publicly(
+    client: httpx.AsyncClient, catalogue: list[str]
+) -> None:
+    response = await client.get("/api/v1/markets", params={"q": "hidden"})
+    assert response.json()["data"] == []
+    response = await client.get("/api/v1/markets", params={"status": "draft"})
+    assert response.json()["meta"]["total"] == 0
+
+
+async def test_filters_and_search(client: httpx.AsyncClient, catalogue: list[str]) -> None:
+    response = await client.get(
+        "/api/v1/markets", params={"q": "MARKET 1", "status": ["active", "closed"]}
+    )
+    names = {item["name"] for item in response.json()["data"]}
+    assert names == {f"market {index}" for index in range(10, 20)}
+
+
+async def test_cursor_walk_visits_every_market_once(
+    client: httpx.AsyncClient, catalogue: list[str]
+) -> None:
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 7, "sort": "name", "cursor": ""}
+    while True:
+        response = await client.get("/api/v1/markets", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [item["id"] for item in body["data"]]
+        if body["meta"]["next_cursor"] is None:
+            break
+        params["cursor"] = body["meta"]["next_cursor"]
+    assert sorted(seen) == sorted(catalogue)
+    assert len(seen) == len(set(seen))
+
+
+async def test_tampered_or_foreign_cursor_is_400(
+    client: httpx.AsyncClient, catalogue: list[str]
+) -> None:
+    first = await client.get("/api/v1/markets", params={"limit": 5, "cursor": ""})
+    cursor = first.json()["meta"]["next_cursor"]
+    tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    for params in (
+        {"cursor": tampered},
+        {"cursor": cursor, "sort": "-volume"},
+        {"cursor": cursor, "offset": 5},
+    ):
+        response = await client.get("/api/v1/markets", params=params)
+        assert response.status_code == 400, params
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"limit": 0}, "INVALID_PAGE"),
+        ({"limit": 101}, "INVALID_PAGE"),
+        ({"offset": -1}, "INVALID_PAGE"),
+        ({"sort": "secret"}, "INVALID_SORT"),
+        ({"sort": "volume,volume"}, "INVALID_SORT"),
+        ({"creator": "x"}, "INVALID_QUERY"),
+    ],
+)
+async def test_bad_queries_are_400_problems(
+    client: httpx.AsyncClient, params: dict[str, object], code: str
+) -> None:
+    response = await client.get("/api/v1/markets", params=params)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+async def test_get_one_with_etag_and_304(client: httpx.AsyncClient, catalogue: list[str]) -> None:
+    response = await client.get(f"/api/v1/markets/{catalogue[0]}")
+    assert response.status_code == 200
+    etag = response.headers["etag"]
+    assert etag == f'"{response.json()["data"]["version"]}"'
+    cached = await client.get(f"/api/v1/markets/{catalogue[0]}", headers={"If-None-Match": etag})
+    assert cached.status_code == 304
+    assert cached.headers["etag"] == etag
+    assert cached.content == b""
+    stale = await client.get(f"/api/v1/markets/{catalogue[0]}", headers={"If-None-Match": '"0"'})
+    assert stale.status_code == 200
+
+
+async def test_unknown_market_is_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/markets/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404
+    assert response.json()["code"] == "MARKET_NOT_FOUND"
+    malformed = await client.get("/api/v1/markets/not-a-uuid")
+    assert malformed.status_code == 422
