@@ -14,6 +14,7 @@ from tiered.repository.query import (
     Page,
     PageRequest,
     SortKey,
+    ordering,
     parse_sort,
 )
 from tiered.repository.read_model import ReadModel
@@ -36,5 +37,6 @@ __all__ = [
     "Repository",
     "RepositoryConfig",
     "SortKey",
+    "ordering",
     "parse_sort",
 ]

@@ -217,7 +217,17 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
             next_after = tuple(getattr(window[-1], key.field) for key in order) if more else None
             return Page([build(row) for row in window], page.limit, next_after=next_after)
         window = rows[page.offset : page.offset + page.limit]
-        return Page([build(row) for row in window], page.limit, total=len(rows), offset=page.offset)
+        more = page.offset + len(window) < len(rows)
+        next_after = (
+            tuple(getattr(window[-1], key.field) for key in order) if more and window else None
+        )
+        return Page(
+            [build(row) for row in window],
+            page.limit,
+            total=len(rows),
+            offset=page.offset,
+            next_after=next_after,
+        )
 
     def _matches(self, row: T, filters: Sequence[Filter], search: str | None) -> bool:
         if not all(_PREDICATES[item.op](getattr(row, item.field), item.value) for item in filters):

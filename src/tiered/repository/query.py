@@ -24,6 +24,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "SortKey",
+    "ordering",
     "parse_sort",
 ]
 
@@ -137,8 +138,9 @@ PageRequest = OffsetPage | CursorPage
 class Page(Generic[T]):
     """One page of results.
 
-    Offset pages carry ``total`` and ``offset``; cursor pages carry ``next_after``
-    (``None`` on the last page), the position to continue from.
+    Offset pages carry ``total`` and ``offset``. Both kinds carry ``next_after``,
+    the sort-key values of the last row (``None`` on the last page): a keyset walk
+    can continue from any page, offset pages included.
     """
 
     items: Sequence[T]

@@ -10,7 +10,7 @@ service can react to ``DuplicateResourceError`` without knowing SQL.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar, overload
@@ -45,15 +45,23 @@ R = TypeVar("R", bound=ReadModel)
 
 _DEFAULT_PAGE = OffsetPage()
 
+
+def _in(column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+    """``IN`` that also matches NULL when ``None`` is listed, as Python's ``in`` does."""
+    present = [value for value in values if value is not None]
+    condition = column.in_(present)
+    return or_(condition, column.is_(None)) if len(present) < len(values) else condition
+
+
 _Condition = Callable[[ColumnElement[Any], Any], ColumnElement[bool]]
 _OPERATORS: dict[Op, _Condition] = {
     Op.EQ: lambda column, value: column.is_(None) if value is None else column == value,
-    Op.NE: lambda column, value: column.is_not(None) if value is None else column != value,
+    Op.NE: lambda column, value: column.is_distinct_from(value),
     Op.LT: lambda column, value: column < value,
     Op.LTE: lambda column, value: column <= value,
     Op.GT: lambda column, value: column > value,
     Op.GTE: lambda column, value: column >= value,
-    Op.IN: lambda column, value: column.in_(list(value)),
+    Op.IN: _in,
     Op.CONTAINS: lambda column, value: column.ilike(f"%{escape_like(str(value))}%", escape="\\"),
 }
 
@@ -233,25 +241,35 @@ class Repository(RepositoryConfig[T], Generic[T]):
         )
         if isinstance(page, CursorPage):
             return await self._cursor_page(statement, order, page, build, key_offset)
-        return await self._offset_page(statement, filters, search, page, build)
+        return await self._offset_page(
+            statement, (filters, search), page, build, slice(key_offset, key_offset + len(order))
+        )
 
     async def _offset_page(
         self,
         statement: Select[Any],
-        filters: Sequence[Filter],
-        search: str | None,
+        where: tuple[Sequence[Filter], str | None],
         page: OffsetPage,
         build: Callable[[Sequence[Any]], Any],
+        keys: slice,
     ) -> Page[Any]:
+        """Rows and total in one statement (a window count over the filtered rows)."""
         statement = statement.add_columns(func.count().over()).offset(page.offset).limit(page.limit)
         rows = (await self.session.execute(statement)).all()
         if rows:
             total = int(rows[0][-1])
         elif page.offset:
-            total = await self.count(filters, search=search)
+            total = await self.count(where[0], search=where[1])
         else:
             total = 0
-        return Page([build(row) for row in rows], page.limit, total=total, offset=page.offset)
+        more = page.offset + len(rows) < total
+        return Page(
+            [build(row) for row in rows],
+            page.limit,
+            total=total,
+            offset=page.offset,
+            next_after=tuple(rows[-1][keys]) if more and rows else None,
+        )
 
     async def _cursor_page(
         self,

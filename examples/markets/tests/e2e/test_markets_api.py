@@ -156,3 +156,22 @@ async def test_unknown_market_is_404_problem(client: httpx.AsyncClient) -> None:
     assert response.json()["code"] == "MARKET_NOT_FOUND"
     malformed = await client.get("/api/v1/markets/not-a-uuid")
     assert malformed.status_code == 422
+
+
+async def test_offset_page_cursor_continues_the_walk(
+    client: httpx.AsyncClient, catalogue: list[str]
+) -> None:
+    first = (await client.get("/api/v1/markets", params={"limit": 10, "sort": "-volume"})).json()
+    cursor = first["meta"]["next_cursor"]
+    assert cursor
+    following = await client.get(
+        "/api/v1/markets", params={"limit": 10, "sort": "-volume", "cursor": cursor}
+    )
+    by_offset = await client.get(
+        "/api/v1/markets", params={"limit": 10, "sort": "-volume", "offset": 10}
+    )
+    assert [m["id"] for m in following.json()["data"]] == [
+        m["id"] for m in by_offset.json()["data"]
+    ]
+    last = await client.get("/api/v1/markets", params={"limit": 10, "offset": 50})
+    assert last.json()["meta"]["next_cursor"] is None
