@@ -1,10 +1,11 @@
 """Counting SQL statements: the N+1 guard.
 
 A listener on the engine reports every statement to the recorders active in
-the current context (a request, a test block). A recorder with a threshold
-fails — or, in production, logs — when one statement *shape* (its SQL text,
-parameters aside) repeats more than the threshold: the signature of a lazy
-load in a loop.
+the current context (a request, a test block); transaction control (``BEGIN``,
+``SAVEPOINT``…) is not counted, since drivers differ in whether they send it.
+A recorder with a threshold fails, or in production logs, when one statement
+*shape* (its SQL text, parameters aside) repeats more than the threshold: the
+signature of a lazy load in a loop.
 """
 
 from __future__ import annotations
@@ -79,9 +80,14 @@ def record_statements(
         _active.reset(token)
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 def _on_execute(connection: Any, cursor: Any, statement: str, *_args: Any) -> None:
-    for recorder in _active.get():
-        recorder.record(statement)
+    recorders = _active.get()
+    if recorders and not statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
+        for recorder in recorders:
+            recorder.record(statement)
 
 
 def install_statement_listener(engine: AsyncEngine) -> None:

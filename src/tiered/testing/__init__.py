@@ -1,7 +1,16 @@
 """Test kit: in-process app client and real-service fixtures (pytest plugin)."""
 
 from tiered.testing.client import app_client
+from tiered.testing.database import rollback_session
 from tiered.testing.queries import assert_max_queries
 from tiered.testing.services import SERVICES, Service, in_ci, require_service
 
-__all__ = ["SERVICES", "Service", "app_client", "assert_max_queries", "in_ci", "require_service"]
+__all__ = [
+    "SERVICES",
+    "Service",
+    "app_client",
+    "assert_max_queries",
+    "in_ci",
+    "require_service",
+    "rollback_session",
+]

@@ -1,14 +1,22 @@
 """pytest plugin of tiered, registered through the ``pytest11`` entry point.
 
-It gives every project the same real-service fixtures and markers: tests
+Fixtures: ``postgres_url``, ``redis_url``, ``amqp_url`` (skip locally, fail in
+CI when the server is absent), ``clock`` (a ``FrozenClock``), ``memory_store``
+and ``client`` (an HTTP client on the project's own ``app`` fixture). Tests
 marked ``postgres``, ``redis`` or ``rabbitmq`` are also marked ``services`` so
 one ``-m services`` selects everything that needs a running server.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import httpx
 import pytest
 
+from tiered.clock import FrozenClock
+from tiered.repository.memory import InMemoryStore
+from tiered.testing.client import app_client
 from tiered.testing.services import SERVICES, require_service
 
 _SERVICE_MARKERS = frozenset(service.marker for service in SERVICES.values())
@@ -41,3 +49,23 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     return require_service("rabbitmq")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen at 2026-01-01T00:00Z; ``clock.advance(seconds)`` moves it."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def memory_store() -> InMemoryStore:
+    """Empty storage for in-memory repositories and units of work."""
+    return InMemoryStore()
+
+
+@pytest.fixture
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the project's ``app`` fixture, lifespan running."""
+    app = request.getfixturevalue("app")
+    async with app_client(app) as http:
+        yield http

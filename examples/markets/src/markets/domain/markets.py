@@ -72,20 +72,17 @@ class Market:
         if not self.visible_to(viewer):
             raise MarketNotFoundError(self.id)
 
-    def move_to(self, status: MarketStatus) -> None:
+    def move_to(self, status: MarketStatus, now: datetime) -> None:
         if status == self.status:
             return
         if status not in ALLOWED_TRANSITIONS[self.status]:
             raise InvalidTransitionError(self.status.value, status.value)
         self.status = status
-        self.touch()
+        self.updated_at = now
 
-    def resolve(self, outcome: Outcome) -> None:
+    def resolve(self, outcome: Outcome, now: datetime) -> None:
         if self.status not in (MarketStatus.ACTIVE, MarketStatus.CLOSED):
             raise InvalidTransitionError(self.status.value, MarketStatus.RESOLVED.value)
         self.status = MarketStatus.RESOLVED
         self.outcome = outcome
-        self.touch()
-
-    def touch(self) -> None:
-        self.updated_at = utc_now()
+        self.updated_at = now

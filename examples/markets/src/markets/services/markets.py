@@ -10,6 +10,7 @@ from markets.domain.markets import Market, MarketStatus, Outcome
 from markets.domain.users import Actor
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import MarketDetail, MarketSummary
+from tiered.clock import Clock, SystemClock
 from tiered.errors import PreconditionFailedError
 from tiered.repository import Filter, OffsetPage, Op, Page, PageRequest, SortKey
 
@@ -50,8 +51,9 @@ def _visible_filters(viewer: Actor | None, filters: tuple[Filter, ...]) -> tuple
 
 
 class MarketService:
-    def __init__(self, uow: MarketsUnitOfWorkPort) -> None:
+    def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
         self.uow = uow
+        self.clock = clock or SystemClock()
 
     async def list(
         self,
@@ -77,12 +79,15 @@ class MarketService:
 
     async def create(self, actor: Actor, draft: MarketDraft) -> MarketDetail:
         status = draft.status if draft.status in _CREATABLE else MarketStatus.DRAFT
+        now = self.clock.now()
         market = Market(
             id=uuid4(),
             name=draft.name,
             description=draft.description,
             creator_id=actor.user_id,
             status=status,
+            created_at=now,
+            updated_at=now,
         )
         async with self.uow as uow:
             await uow.markets.create(market)
@@ -103,13 +108,14 @@ class MarketService:
     ) -> MarketDetail:
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, expected_version)
+            now = self.clock.now()
             if changes.status is not None:
-                market.move_to(changes.status)
+                market.move_to(changes.status, now)
             if changes.name is not None:
                 market.name = changes.name
             if changes.description is not None:
                 market.description = changes.description
-            market.touch()
+            market.updated_at = now
             await uow.markets.update(market)
             return await self._detail(uow, actor, market_id)
 
@@ -123,7 +129,7 @@ class MarketService:
     async def resolve(self, actor: Actor, market_id: UUID, outcome: Outcome) -> MarketDetail:
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, None)
-            market.resolve(outcome)
+            market.resolve(outcome, self.clock.now())
             await uow.markets.update(market)
             return await self._detail(uow, actor, market_id)
 

@@ -10,6 +10,7 @@ from markets.domain.positions import Position, Side
 from markets.domain.users import Actor
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import PositionView
+from tiered.clock import Clock, SystemClock
 from tiered.errors import InvalidInputError
 from tiered.repository import Filter, OffsetPage, Page, PageRequest, SortKey
 
@@ -19,8 +20,9 @@ _FIRST_PAGE = OffsetPage()
 
 
 class PositionService:
-    def __init__(self, uow: MarketsUnitOfWorkPort) -> None:
+    def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
         self.uow = uow
+        self.clock = clock or SystemClock()
 
     async def buy(self, actor: Actor, market_id: UUID, side: Side, amount: Decimal) -> Position:
         """One transaction: insert the position, then ``volume = volume + amount``.
@@ -35,7 +37,9 @@ class PositionService:
             market = await uow.markets.get_by_id(market_id)
             if market is None or not market.visible_to(actor):
                 raise MarketNotFoundError(market_id)
-            position = Position(uuid4(), market_id, actor.user_id, side, amount)
+            position = Position(
+                uuid4(), market_id, actor.user_id, side, amount, created_at=self.clock.now()
+            )
             if not await uow.markets.add_volume(market_id, amount):
                 raise MarketNotActiveError(market_id)
             await uow.positions.create(position)

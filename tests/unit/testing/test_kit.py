@@ -1,0 +1,93 @@
+"""The testing kit's own behaviour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from tiered.app import create_app
+from tiered.clock import FrozenClock, SystemClock
+from tiered.db import Database
+from tiered.repository import InMemoryStore
+from tiered.settings import AppSettings
+from tiered.testing import assert_max_queries, rollback_session
+
+router = APIRouter()
+
+
+@router.get("/now")
+async def now() -> dict[str, str]:
+    return {"status": "up"}
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> FastAPI:
+    return create_app(AppSettings(database_url=sqlite_url), title="kit", routers=[router])
+
+
+async def test_client_fixture_runs_the_app(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/now")).json() == {"status": "up"}
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+def test_frozen_clock_moves_only_when_told(clock: FrozenClock) -> None:
+    start, mono = clock.now(), clock.monotonic()
+    assert start == datetime(2026, 1, 1, tzinfo=UTC)
+    assert clock.now() == start
+    clock.advance(timedelta(minutes=2))
+    clock.advance(0.5)
+    assert clock.now() - start == timedelta(seconds=120.5)
+    assert clock.monotonic() - mono == pytest.approx(120.5)
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="aware"):
+        FrozenClock(datetime(2026, 1, 1))
+
+
+def test_system_clock_is_aware_utc() -> None:
+    clock = SystemClock()
+    assert clock.now().tzinfo is UTC
+    assert clock.monotonic() <= clock.monotonic()
+
+
+def test_memory_store_fixture_is_empty(memory_store: InMemoryStore) -> None:
+    assert memory_store.tables == {}
+
+
+async def test_rollback_session_leaves_nothing_behind(sqlite_url: str) -> None:
+    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with rollback_session(database.engine) as session:
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+            await session.commit()
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+        async with database.engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await database.dispose()
+
+
+async def test_assert_max_queries_counts_and_fails(sqlite_url: str) -> None:
+    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    try:
+        async with database.engine.connect() as connection:
+            with assert_max_queries(2) as recorder:
+                await connection.execute(text("SELECT 1"))
+                await connection.execute(text("SELECT 2"))
+            assert recorder.count == 2
+
+            async def two_statements() -> None:
+                with assert_max_queries(1):
+                    await connection.execute(text("SELECT 1"))
+                    await connection.execute(text("SELECT 2"))
+
+            with pytest.raises(AssertionError, match="at most 1 statements, ran 2"):
+                await two_statements()
+    finally:
+        await database.dispose()
