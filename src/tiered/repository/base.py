@@ -7,18 +7,31 @@ field is the same 400 problem whether the data is in PostgreSQL or in a dict.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from tiered.errors import FieldError, InvalidInputError, NotFoundError
-from tiered.repository.query import Filter, Op, SortKey
+from tiered.repository.query import (
+    Filter,
+    FindQuery,
+    OffsetPage,
+    Op,
+    Page,
+    PageRequest,
+    SortKey,
+    ordering,
+)
+from tiered.repository.read_model import ReadModel
 
 __all__ = ["RepositoryConfig"]
 
 T = TypeVar("T")
+R = TypeVar("R", bound=ReadModel)
+
+_FIRST_PAGE = OffsetPage()
 
 
 class RepositoryConfig(Generic[T]):
-    """Class-level declaration of a repository.
+    """Class-level declaration of a repository, and what both backends share.
 
     ``filter_fields`` and ``sort_fields`` are allow-lists (an API must not let a
     client filter or sort on any column it likes); ``search_fields`` are the text
@@ -79,6 +92,48 @@ class RepositoryConfig(Generic[T]):
                 code="INVALID_QUERY",
                 errors=errors,
             )
+
+    @overload
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _FIRST_PAGE,
+        load: Sequence[str] = (),
+        into: None = None,
+    ) -> Page[T]: ...
+
+    @overload
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _FIRST_PAGE,
+        load: Sequence[str] = (),
+        into: type[R],
+    ) -> Page[R]: ...
+
+    async def find(
+        self,
+        filters: Sequence[Filter] = (),
+        *,
+        search: str | None = None,
+        sort: Sequence[SortKey] = (),
+        page: PageRequest = _FIRST_PAGE,
+        load: Sequence[str] = (),
+        into: type[R] | None = None,
+    ) -> Page[T] | Page[R]:
+        """Filter, search, sort (the id breaks ties) and page; entities or read models."""
+        self.check_spec(filters, sort, search, load)
+        order = ordering(sort, self.id_field)
+        return await self._find(FindQuery(tuple(filters), search, order, page, tuple(load), into))
+
+    async def _find(self, query: FindQuery) -> Page[Any]:
+        raise NotImplementedError
 
 
 def escape_like(text: str) -> str:

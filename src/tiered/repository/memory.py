@@ -11,28 +11,22 @@ from __future__ import annotations
 import copy
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import Any, ClassVar, Generic, TypeVar
 
 from tiered.errors import DuplicateResourceError, StaleVersionError
 from tiered.repository.base import RepositoryConfig
 from tiered.repository.query import (
     CursorPage,
     Filter,
-    OffsetPage,
+    FindQuery,
     Op,
     Page,
-    PageRequest,
     SortKey,
-    ordering,
 )
-from tiered.repository.read_model import ReadModel
 
 __all__ = ["InMemoryRepository", "InMemoryStore"]
 
 T = TypeVar("T")
-R = TypeVar("R", bound=ReadModel)
-
-_DEFAULT_PAGE = OffsetPage()
 
 
 def _contains(value: Any, needle: Any) -> bool:
@@ -163,42 +157,9 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         self.check_spec(filters, search=search)
         return sum(1 for row in self.rows.values() if self._matches(row, filters, search))
 
-    @overload
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: None = None,
-    ) -> Page[T]: ...
-
-    @overload
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: type[R],
-    ) -> Page[R]: ...
-
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: type[R] | None = None,
-    ) -> Page[T] | Page[R]:
-        self.check_spec(filters, sort, search, load)
-        order = ordering(sort, self.id_field)
+    async def _find(self, query: FindQuery) -> Page[Any]:
+        filters, search, order, page = query.filters, query.search, query.order, query.page
+        load, into = query.load, query.into
         rows = [row for row in self.rows.values() if self._matches(row, filters, search)]
         for key in reversed(order):
             rows.sort(key=operator.attrgetter(key.field), reverse=key.descending)

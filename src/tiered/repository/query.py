@@ -13,12 +13,14 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from tiered.errors import FieldError, InvalidInputError
+from tiered.repository.read_model import ReadModel
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "CursorPage",
     "Filter",
+    "FindQuery",
     "OffsetPage",
     "Op",
     "Page",
@@ -148,6 +150,19 @@ class Page(Generic[T]):
     total: int | None = None
     offset: int | None = None
     next_after: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindQuery:
+    """A validated ``find`` call, as the backends receive it."""
+
+    filters: tuple[Filter, ...]
+    search: str | None
+    order: tuple[SortKey, ...]
+    """The full ordering: requested keys, then the id."""
+    page: PageRequest
+    load: tuple[str, ...]
+    into: type[ReadModel] | None
 
 
 def ordering(sort: Sequence[SortKey], id_field: str) -> tuple[SortKey, ...]:

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy import inspect as sa_inspect
@@ -29,21 +29,17 @@ from tiered.repository.base import RepositoryConfig, escape_like
 from tiered.repository.query import (
     CursorPage,
     Filter,
+    FindQuery,
     OffsetPage,
     Op,
     Page,
-    PageRequest,
     SortKey,
-    ordering,
 )
 from tiered.repository.read_model import ReadModel, read_model_fields
 
 __all__ = ["Repository"]
 
 T = TypeVar("T")
-R = TypeVar("R", bound=ReadModel)
-
-_DEFAULT_PAGE = OffsetPage()
 
 
 def _in(column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
@@ -185,43 +181,10 @@ class Repository(RepositoryConfig[T], Generic[T]):
         statement = statement.where(*self._conditions(filters, search))
         return int((await self.session.execute(statement)).scalar_one())
 
-    @overload
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: None = None,
-    ) -> Page[T]: ...
-
-    @overload
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: type[R],
-    ) -> Page[R]: ...
-
-    async def find(
-        self,
-        filters: Sequence[Filter] = (),
-        *,
-        search: str | None = None,
-        sort: Sequence[SortKey] = (),
-        page: PageRequest = _DEFAULT_PAGE,
-        load: Sequence[str] = (),
-        into: type[R] | None = None,
-    ) -> Page[T] | Page[R]:
-        """Filter, sort and page in one statement (plus one per eager-loaded relation)."""
-        self.check_spec(filters, sort, search, load)
-        order = ordering(sort, self.id_field)
+    async def _find(self, query: FindQuery) -> Page[Any]:
+        """One statement per page (plus one per eager-loaded relation)."""
+        filters, search, order, page = query.filters, query.search, query.order, query.page
+        load, into = query.load, query.into
         order_columns = [self.column(key.field) for key in order]
         if into is None:
             statement: Select[Any] = select(self.model_class).options(*self._eager(load))
