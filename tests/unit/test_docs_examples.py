@@ -1,13 +1,15 @@
 """Every ```python block in docs/*.md and README.md runs, so the guides cannot rot.
 
-Blocks fenced as ``python`` are executed top to bottom, each guide in a fresh
-namespace and a temporary working directory; fence a fragment as ``py`` to
-exclude it.
+Blocks fenced as ``python`` are executed top to bottom, each guide as one fresh
+module (registered in ``sys.modules`` while it runs) in a temporary working
+directory; fence a fragment as ``py`` to exclude it.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,9 @@ def test_guide_examples_run(
     guide: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"guide_{guide.stem}"}
+    module = types.ModuleType(f"guide_{guide.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)  # as importing a file would
     for index, block in enumerate(_runnable(guide)):
-        code = compile(block, f"{guide.name}[block {index}]", "exec")
-        exec(code, namespace)
+        code = compile(block, f"{guide.name}[block {index}]", "exec", dont_inherit=True)
+        exec(code, module.__dict__)
     capsys.readouterr()

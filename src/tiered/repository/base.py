@@ -35,8 +35,10 @@ class RepositoryConfig(Generic[T]):
 
     ``filter_fields`` and ``sort_fields`` are allow-lists (an API must not let a
     client filter or sort on any column it likes); ``search_fields`` are the text
-    columns a ``search`` matches; ``relations`` the relationships ``load`` and
-    read models may follow.
+    columns a ``search`` matches; ``relations`` the relationships ``load=`` may
+    eager-load (a read model follows the relationships its nested fields name).
+    Sort fields must be NOT NULL columns: keyset positions compare values, and
+    NULL compares with nothing (the SQL repository refuses a nullable one).
     """
 
     model_class: ClassVar[type[Any]]

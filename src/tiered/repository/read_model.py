@@ -56,6 +56,9 @@ def _nested_model(annotation: Any) -> type[ReadModel] | None:
 
 @cache
 def read_model_fields(model: type[ReadModel]) -> tuple[ReadModelField, ...]:
+    """The fields of a read model; nested read models must be resolvable by now."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
     return tuple(
         ReadModelField(name, _nested_model(info.annotation))
         for name, info in model.model_fields.items()

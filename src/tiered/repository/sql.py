@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapper, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import FromClause
 
-from tiered.errors import StaleVersionError, raise_translated
+from tiered.errors import ConfigurationError, StaleVersionError, raise_translated
 from tiered.repository.base import RepositoryConfig, escape_like
 from tiered.repository.query import (
     CursorPage,
@@ -107,11 +107,28 @@ def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
     return _ReadPlan(tuple(columns), source, build)
 
 
+_SORT_FIELDS_CHECKED: set[type[Any]] = set()
+
+
+def _check_sort_fields(repository: type[RepositoryConfig[Any]]) -> None:
+    """Refuse, once per class, a nullable sort field (keyset pages cannot order NULL)."""
+    if repository in _SORT_FIELDS_CHECKED:
+        return
+    mapper: Mapper[Any] = sa_inspect(repository.model_class)
+    nullable = sorted(name for name in repository.sort_fields if mapper.columns[name].nullable)
+    if nullable:
+        raise ConfigurationError(
+            f"{repository.__name__}.sort_fields has nullable columns: {', '.join(nullable)}"
+        )
+    _SORT_FIELDS_CHECKED.add(repository)
+
+
 class Repository(RepositoryConfig[T], Generic[T]):
     """Subclass with ``model_class = Market`` and the allow-lists of :class:`RepositoryConfig`."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        _check_sort_fields(type(self))
 
     @property
     def mapper(self) -> Mapper[Any]:

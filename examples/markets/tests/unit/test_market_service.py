@@ -188,3 +188,18 @@ async def test_concurrent_stale_update_is_a_conflict(
         second.name = "second"
         with pytest.raises(StaleVersionError):
             await uow.markets.update(second)
+
+
+async def test_rolled_back_volume_change_is_undone(
+    uow: InMemoryMarketsUnitOfWork, service: MarketService, alice: Actor
+) -> None:
+    live = await service.create(alice, MarketDraft("live", status=MarketStatus.ACTIVE))
+
+    async def failing_purchase() -> None:
+        async with uow:
+            assert await uow.markets.add_volume(live.id, Decimal(5))
+            raise RuntimeError("payment failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_purchase()
+    assert (await service.get(alice, live.id)).volume == Decimal(0)

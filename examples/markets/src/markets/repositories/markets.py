@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -49,6 +50,7 @@ class InMemoryMarketRepository(_MarketDeclaration, InMemoryRepository[Market]):
         stored = self.rows.get(market_id)
         if stored is None or stored.status is not MarketStatus.ACTIVE:
             return False
-        stored.volume += amount
-        stored.version += 1
+        self.rows[market_id] = replace(
+            stored, volume=stored.volume + amount, version=stored.version + 1
+        )
         return True
