@@ -101,8 +101,8 @@ def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
         for name, sub_model, indexes in nested:
             sub_values = {sub: row[index] for sub, index in indexes}
             present = any(value is not None for value in sub_values.values())
-            values[name] = sub_model.model_construct(**sub_values) if present else None
-        return model.model_construct(**values)
+            values[name] = sub_model.trusted(sub_values) if present else None
+        return model.trusted(values)
 
     return _ReadPlan(tuple(columns), source, build)
 

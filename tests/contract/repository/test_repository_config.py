@@ -67,3 +67,23 @@ def test_read_model_with_a_later_nested_model_resolves() -> None:
     built = Outer.from_object(type("Row", (), {"id": uuid4(), "inner": Gadget(uuid4(), "x")})())
     assert built.inner.label == "x"
     assert isinstance(built, BaseModel)
+
+
+def test_trusted_instances_behave_like_validated_ones() -> None:
+    value = uuid4()
+    built = Outer.trusted({"id": value, "inner": Inner.trusted({"label": "x"})})
+    assert built == Outer(id=value, inner=Inner(label="x"))
+    assert built.model_dump() == {"id": value, "inner": {"label": "x"}}
+    assert built.model_fields_set == {"id", "inner"}
+    with pytest.raises(ValueError, match="frozen"):
+        built.id = uuid4()  # type: ignore[misc]
+
+
+def test_aliases_are_refused_in_read_models() -> None:
+    from pydantic import Field
+
+    class Aliased(ReadModel):
+        label: str = Field(alias="name")
+
+    with pytest.raises(TypeError, match="aliases"):
+        read_model_fields(Aliased)
