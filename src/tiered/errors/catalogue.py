@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from fastapi import APIRouter
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -70,26 +72,45 @@ def _wants_json(request: Request) -> bool:
     return "json" in accept and "html" not in accept
 
 
+def _json_alternative(schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """Document the ``Accept: application/json`` variant beside the HTML page."""
+    return {200: {"content": {"application/json": {"schema": schema}}}}
+
+
+_ONE = TypeAdapter(ProblemType)
+_MANY = TypeAdapter(list[ProblemType])
+
+
 def problems_router() -> APIRouter:
     router = APIRouter(prefix=PROBLEMS_PATH, tags=["problems"])
 
-    @router.get("", summary="List problem types", response_model=None)
-    async def list_problem_types(request: Request) -> Response | list[ProblemType]:
+    @router.get(
+        "",
+        summary="List problem types",
+        response_class=HTMLResponse,
+        responses=_json_alternative({"type": "array", "items": _ONE.json_schema()}),
+    )
+    async def list_problem_types(request: Request) -> Response:
         types = sorted(problem_types().values(), key=lambda item: (item.status, item.slug))
         if _wants_json(request):
-            return types
+            return Response(_MANY.dump_json(types), media_type="application/json")
         items = "".join(
             f'<li><a href="{escape(t.uri)}">{escape(t.title)}</a> ({t.status})</li>' for t in types
         )
         return _page("Problem types", f"<h1>Problem types</h1><ul>{items}</ul>")
 
-    @router.get("/{slug}", summary="Describe one problem type", response_model=None)
-    async def describe_problem_type(slug: str, request: Request) -> Response | ProblemType:
+    @router.get(
+        "/{slug}",
+        summary="Describe one problem type",
+        response_class=HTMLResponse,
+        responses=_json_alternative(_ONE.json_schema()),
+    )
+    async def describe_problem_type(slug: str, request: Request) -> Response:
         problem = problem_types().get(slug)
         if problem is None:
             raise _UnknownProblemTypeError(f"No problem type is named {slug!r}.")
         if _wants_json(request):
-            return problem
+            return Response(_ONE.dump_json(problem), media_type="application/json")
         body = (
             f"<h1>{escape(problem.title)}</h1>"
             f"<p>HTTP status <strong>{problem.status}</strong>, "

@@ -22,6 +22,7 @@ from tiered.errors import FieldError, InvalidInputError
 from tiered.repository.cursor import CursorCodec
 from tiered.repository.query import (
     DEFAULT_PAGE_SIZE,
+    MAX_OFFSET,
     MAX_PAGE_SIZE,
     CursorPage,
     Filter,
@@ -125,7 +126,11 @@ class Listing:
                 "offset",
                 keyword,
                 annotation=int | None,
-                default=Query(None, description="Rows to skip (offset pages; not with cursor)."),
+                default=Query(
+                    None,
+                    description="Rows to skip (offset pages; not with `cursor`).",
+                    json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET},
+                ),
             ),
             inspect.Parameter(
                 "cursor",
@@ -133,10 +138,7 @@ class Listing:
                 annotation=str | None,
                 default=Query(
                     None,
-                    description=(
-                        "`meta.next_cursor` of the previous page; empty for the first "
-                        "page of a keyset walk."
-                    ),
+                    description="`meta.next_cursor` of the previous page (not with `offset`).",
                 ),
             ),
             inspect.Parameter(
@@ -187,13 +189,12 @@ class Listing:
         order = ordering(sort, self.id_field)
         codec: CursorCodec = request.app.state.cursor_codec
         limit = int(values["limit"])
-        cursor, offset = values.get("cursor"), values.get("offset")
+        cursor, offset = values.get("cursor") or None, values.get("offset")
         page: OffsetPage | CursorPage
         if cursor is not None:
             if offset is not None:
                 raise _invalid("/offset", "use either offset or cursor", "INVALID_PAGE")
-            after = codec.decode(cursor, order) if cursor else None
-            page = CursorPage(limit, after, self.max_limit)
+            page = CursorPage(limit, codec.decode(cursor, order), self.max_limit)
         else:
             page = OffsetPage(limit, offset or 0, self.max_limit)
         filters = tuple(

@@ -6,6 +6,7 @@ from tiered.repository.memory import InMemoryRepository, InMemoryStore
 from tiered.repository.protocol import AsyncRepository
 from tiered.repository.query import (
     DEFAULT_PAGE_SIZE,
+    MAX_OFFSET,
     MAX_PAGE_SIZE,
     CursorPage,
     Filter,
@@ -22,6 +23,7 @@ from tiered.repository.sql import Repository
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "AsyncRepository",
     "CursorCodec",

@@ -17,6 +17,7 @@ from tiered.repository.read_model import ReadModel
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "CursorPage",
     "Filter",
@@ -34,6 +35,8 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_OFFSET = 1_000_000
+"""Deeper than this, walk with a cursor: an offset makes the database skip every row."""
 
 
 class Op(StrEnum):
@@ -109,11 +112,11 @@ class OffsetPage:
 
     def __post_init__(self) -> None:
         _check_limit(self.limit, self.max_limit)
-        if self.offset < 0:
+        if not 0 <= self.offset <= MAX_OFFSET:
             raise InvalidInputError(
-                "offset must not be negative.",
+                f"offset must be between 0 and {MAX_OFFSET}; use the cursor to go deeper.",
                 code="INVALID_PAGE",
-                errors=[FieldError("/offset", "must be ≥ 0", "query")],
+                errors=[FieldError("/offset", f"must be between 0 and {MAX_OFFSET}", "query")],
             )
 
 

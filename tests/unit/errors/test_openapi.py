@@ -249,3 +249,13 @@ def test_application_model_named_validation_error_survives() -> None:
     spec = app.openapi()
     for ref in refs(spec):
         assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
+
+
+def test_problem_pages_document_html_and_json() -> None:
+    from tiered.app import create_app
+    from tiered.settings import AppSettings
+
+    schema = create_app(AppSettings(), title="t").openapi()
+    for path in ("/problems", "/problems/{slug}"):
+        content = schema["paths"][path]["get"]["responses"]["200"]["content"]
+        assert set(content) == {"text/html", "application/json"}, path

@@ -124,6 +124,8 @@ async def test_tampered_or_foreign_cursor_is_400(
         ({"limit": 0}, "INVALID_PAGE"),
         ({"limit": 101}, "INVALID_PAGE"),
         ({"offset": -1}, "INVALID_PAGE"),
+        ({"offset": 1_000_001}, "INVALID_PAGE"),
+        ({"offset": 10**30}, "INVALID_PAGE"),
         ({"sort": "secret"}, "INVALID_SORT"),
         ({"sort": "volume,volume"}, "INVALID_SORT"),
         ({"creator": "x"}, "INVALID_QUERY"),
