@@ -1,8 +1,9 @@
 """pytest plugin of tiered, registered through the ``pytest11`` entry point.
 
 Fixtures: ``postgres_url``, ``redis_url``, ``amqp_url`` (skip locally, fail in
-CI when the server is absent), ``clock`` (a ``FrozenClock``), ``memory_store``
-and ``client`` (an HTTP client on the project's own ``app`` fixture). Tests
+CI when the server is absent), ``clock`` (a ``FrozenClock``), ``memory_store``,
+``client`` (an HTTP client on the project's own ``app`` fixture) and
+``db_session`` (a rolled-back session on the project's ``database`` fixture). Tests
 marked ``postgres``, ``redis`` or ``rabbitmq`` are also marked ``services`` so
 one ``-m services`` selects everything that needs a running server.
 """
@@ -13,10 +14,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiered.clock import FrozenClock
 from tiered.repository.memory import InMemoryStore
 from tiered.testing.client import app_client
+from tiered.testing.database import rollback_session
 from tiered.testing.services import SERVICES, require_service
 
 _SERVICE_MARKERS = frozenset(service.marker for service in SERVICES.values())
@@ -69,3 +72,11 @@ async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncCli
     app = request.getfixturevalue("app")
     async with app_client(app) as http:
         yield http
+
+
+@pytest.fixture
+async def db_session(request: pytest.FixtureRequest) -> AsyncIterator[AsyncSession]:
+    """A session on the project's ``database`` fixture whose work is rolled back."""
+    database = request.getfixturevalue("database")
+    async with rollback_session(database.engine) as session:
+        yield session

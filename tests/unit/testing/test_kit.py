@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiered.app import create_app
 from tiered.clock import FrozenClock, SystemClock
@@ -91,3 +93,18 @@ async def test_assert_max_queries_counts_and_fails(sqlite_url: str) -> None:
                 await two_statements()
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def database(sqlite_url: str) -> AsyncIterator[Database]:
+    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    async with database.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    yield database
+    await database.dispose()
+
+
+async def test_db_session_fixture_rolls_back(database: Database, db_session: AsyncSession) -> None:
+    await db_session.execute(text("INSERT INTO notes VALUES ('draft')"))
+    await db_session.commit()
+    assert (await db_session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1
