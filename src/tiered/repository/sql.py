@@ -108,6 +108,10 @@ def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
 
 
 _SORT_FIELDS_CHECKED: set[type[Any]] = set()
+_UPSERT_INSERTS: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 def _check_sort_fields(repository: type[RepositoryConfig[Any]]) -> None:
@@ -311,7 +315,9 @@ class Repository(RepositoryConfig[T], Generic[T]):
         if self.version_field is not None:
             values[self.version_field] = 1
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = _UPSERT_INSERTS.get(dialect)
+        if insert is None:
+            raise ConfigurationError(f"save() needs ON CONFLICT support; {dialect} has none here")
         statement = insert(self.model_class).values(**values)
         keys = [str(column.key) for column in self.mapper.primary_key]
         updates: dict[str, Any] = {
