@@ -305,3 +305,27 @@ async def test_app_whose_database_is_down_answers_503_then_stays_up() -> None:
             assert "127.0.0.1" not in response.text
         live = await client.get("/health/live")
         assert live.status_code == 200
+
+
+async def test_serialization_failure_is_a_retryable_conflict(
+    engine: AsyncEngine, tables: Tables
+) -> None:
+    async with engine.begin() as setup:
+        await setup.execute(text(f"INSERT INTO {tables.team} (id) VALUES (99)"))
+    first = await engine.connect()
+    second = await engine.connect()
+    try:
+        for connection in (first, second):
+            await connection.execution_options(isolation_level="REPEATABLE READ")
+            await connection.begin()
+            await connection.execute(text(f"SELECT id FROM {tables.team} WHERE id = 99"))
+        await first.execute(text(f"UPDATE {tables.team} SET id = 99 WHERE id = 99"))
+        await first.commit()
+        with pytest.raises(sa_exc.DBAPIError) as raised:
+            await second.execute(text(f"UPDATE {tables.team} SET id = 99 WHERE id = 99"))
+        translated = translate_database_error(raised.value)
+        assert isinstance(translated, ConflictError)
+        assert translated.code == "TRANSACTION_CONFLICT"
+    finally:
+        await first.close()
+        await second.close()
