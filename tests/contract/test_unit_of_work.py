@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.contract.repository.conftest import BASE_TIME
 from tests.contract.repository.domain import (
@@ -30,7 +29,7 @@ from tests.contract.repository.domain import (
 from tiered.db import Database
 from tiered.errors import DuplicateResourceError, StaleVersionError
 from tiered.repository import Filter, InMemoryStore
-from tiered.settings import AppSettings
+from tiered.testing import scratch_database
 from tiered.unit_of_work import (
     AfterCommitHook,
     BaseUnitOfWork,
@@ -63,32 +62,14 @@ MakeUnitOfWork = Callable[[], ShopUnitOfWork]
 
 @pytest_asyncio.fixture
 async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database.from_settings(
-        AppSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'uow.db'}")
-    )
-    try:
-        async with database.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        yield database
-    finally:
-        await database.dispose()
+    async with scratch_database(f"sqlite+aiosqlite:///{tmp_path / 'uow.db'}", metadata) as db:
+        yield db
 
 
 @pytest_asyncio.fixture
 async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
-    schema = f"tiered_uow_{uuid.uuid4().hex[:12]}"
-    plain = Database.from_settings(AppSettings(database_url=postgres_url))
-    database = Database(plain.engine.execution_options(schema_translate_map={None: schema}))
-    try:
-        async with plain.engine.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        async with database.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+    async with scratch_database(postgres_url, metadata) as database:
         yield database
-    finally:
-        async with plain.engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await plain.dispose()
 
 
 @pytest.fixture(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tiered.errors import ConfigurationError
@@ -51,12 +53,10 @@ def test_invalid_trusted_proxy_is_refused() -> None:
         AppSettings(trusted_proxies=["not-an-ip"])
 
 
-def test_dotenv_file_is_read(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    env_file = tmp_path / ".env"  # type: ignore[operator]
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
     env_file.write_text("APP_NAME=from-dotenv\nMAX_BODY_BYTES=2048\n")
-    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    monkeypatch.chdir(tmp_path)
     settings = AppSettings()
     assert settings.app_name == "from-dotenv"
     assert settings.max_body_bytes == 2048

@@ -6,6 +6,7 @@ field is the same 400 problem whether the data is in PostgreSQL or in a dict.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
@@ -30,7 +31,7 @@ R = TypeVar("R", bound=ReadModel)
 _FIRST_PAGE = OffsetPage()
 
 
-class RepositoryConfig(Generic[T]):
+class RepositoryConfig(ABC, Generic[T]):
     """Class-level declaration of a repository, and what both backends share.
 
     ``filter_fields`` and ``sort_fields`` are allow-lists (an API must not let a
@@ -134,8 +135,9 @@ class RepositoryConfig(Generic[T]):
         order = ordering(sort, self.id_field)
         return await self._find(FindQuery(tuple(filters), search, order, page, tuple(load), into))
 
+    @abstractmethod
     async def _find(self, query: FindQuery) -> Page[Any]:
-        raise NotImplementedError
+        """The backend's query for a validated ``find`` call."""
 
 
 def escape_like(text: str) -> str:

@@ -1,7 +1,7 @@
 """Test kit: in-process app client and real-service fixtures (pytest plugin)."""
 
 from tiered.testing.client import app_client
-from tiered.testing.database import rollback_session
+from tiered.testing.database import rollback_session, scratch_database
 from tiered.testing.queries import assert_max_queries
 from tiered.testing.services import SERVICES, Service, in_ci, require_service
 
@@ -13,4 +13,5 @@ __all__ = [
     "in_ci",
     "require_service",
     "rollback_session",
+    "scratch_database",
 ]

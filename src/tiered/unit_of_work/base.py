@@ -7,6 +7,7 @@ transaction that rolls back never runs.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -21,7 +22,7 @@ AfterCommitHook = Callable[[], Awaitable[None]]
 _log = get_logger("tiered.unit_of_work")
 
 
-class BaseUnitOfWork:
+class BaseUnitOfWork(ABC):
     """``async with uow:`` commits on success and rolls back on error."""
 
     def __init__(self) -> None:
@@ -63,18 +64,21 @@ class BaseUnitOfWork:
         self._hooks = []
         await self._rollback()
 
+    @abstractmethod
     def savepoint(self) -> AbstractAsyncContextManager[object]:
         """A nested transaction: an error inside undoes only what it did."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _begin(self) -> None:
-        raise NotImplementedError
+        """Open the transaction and bind the repositories."""
 
+    @abstractmethod
     async def _commit(self) -> None:
-        raise NotImplementedError
+        """Make the transaction's work durable."""
 
+    @abstractmethod
     async def _rollback(self) -> None:
-        raise NotImplementedError
+        """Undo the transaction's work."""
 
     async def _close(self) -> None:
         return None

@@ -1,9 +1,9 @@
 """The ``backend`` fixture: the same repositories on memory, SQLite and PostgreSQL.
 
-SQL schemas are created once per session (PostgreSQL: in a schema of its own,
-dropped at the end); every test then runs inside one outer transaction that is
-rolled back, with the session joined through a SAVEPOINT, so no test leaves a
-row behind.
+SQL schemas are created once per session with ``tiered.testing.scratch_database``
+(PostgreSQL: in a schema of its own, dropped at the end); every test then runs
+inside one outer transaction that is rolled back, with the session joined
+through a SAVEPOINT, so no test leaves a row behind.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tests.contract.repository.domain import (
     InMemoryItemRepository,
     InMemoryOwnerRepository,
@@ -31,36 +29,12 @@ from tests.contract.repository.domain import (
     metadata,
 )
 
-from tiered.db.statements import StatementRecorder, install_statement_listener, record_statements
+from tiered.db.statements import StatementRecorder, record_statements
 from tiered.repository import InMemoryStore
+from tiered.testing import scratch_database
 
 ItemRepo = ItemRepository | InMemoryItemRepository
 OwnerRepo = OwnerRepository | InMemoryOwnerRepository
-
-
-def sql_engine(url: str, schema: str | None = None) -> AsyncEngine:
-    """A pooled engine; on PostgreSQL every table lives in ``schema``."""
-    engine = create_async_engine(url, pool_size=2)
-    install_statement_listener(engine)
-    if schema is not None:
-        return engine.execution_options(schema_translate_map={None: schema})
-    _sqlite_real_transactions(engine)
-    return engine
-
-
-def _sqlite_real_transactions(engine: AsyncEngine) -> None:
-    """pysqlite defers BEGIN; emit it ourselves so SAVEPOINTs nest in a real transaction."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
 
 
 # The engines live for the session, so every test of this suite shares one event loop
@@ -73,28 +47,14 @@ async def sqlite_contract_engine(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[AsyncEngine]:
     path: Path = tmp_path_factory.mktemp("contract") / "contract.db"
-    engine = sql_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        yield engine
-    finally:
-        await engine.dispose()
+    async with scratch_database(f"sqlite+aiosqlite:///{path}", metadata) as database:
+        yield database.engine
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def postgres_contract_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    schema = f"tiered_contract_{uuid.uuid4().hex[:12]}"
-    engine = sql_engine(postgres_url, schema)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            await connection.run_sync(metadata.create_all)
-        yield engine
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await engine.dispose()
+    async with scratch_database(postgres_url, metadata) as database:
+        yield database.engine
 
 
 @pytest.fixture(

@@ -9,13 +9,13 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import Request
 
-from tiered.app import AppState, app_state, create_app
+from tiered.app import AppState, Resource, app_state, create_app
 from tiered.errors import ConfigurationError
 from tiered.settings import AppSettings
 from tiered.testing import app_client
 
 
-def recording_resource(name: str, events: list[str]):  # type: ignore[no-untyped-def]
+def recording_resource(name: str, events: list[str]) -> Resource:
     @asynccontextmanager
     async def resource(state: AppState) -> AsyncIterator[None]:
         assert state.database is not None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
@@ -28,7 +29,7 @@ async def test_upgrade_reaches_head(database_url: str) -> None:
     assert await _revision(database_url) == head
 
 
-def test_cli_migrate_uses_settings(sqlite_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_migrate_uses_settings(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MARKETS_DATABASE_URL", sqlite_url)
     result = CliRunner().invoke(cli, ["migrate"])
     assert result.exit_code == 0, result.output
