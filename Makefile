@@ -25,8 +25,10 @@ $(CURDIR)/.tools/bin/uv:
 sync: $(UV) ## Create .venv from uv.lock (exact versions)
 	@$(UV) sync --locked --quiet
 
-serve: sync ## Run the markets service (embedded: SQLite under var/, migrates itself)
-	$(BIN)/markets serve $(SERVE_ARGS)
+# Settings default to production, which refuses the published dev secrets; `make serve`
+# is the local developer's command, so it runs in dev unless told otherwise.
+serve: sync ## Run the markets service in dev (embedded: SQLite under var/, migrates itself)
+	MARKETS_ENVIRONMENT=$${MARKETS_ENVIRONMENT:-dev} $(BIN)/markets serve $(SERVE_ARGS)
 
 test: sync ## Run the test suite (tests needing absent services are skipped)
 	$(BIN)/pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
@@ -49,7 +51,7 @@ format: sync ## Apply ruff fixes and formatting
 types: sync ## mypy --strict on the library and the service
 	$(BIN)/mypy
 
-imports: sync ## import-linter contracts (DESIGN §2)
+imports: sync ## import-linter contracts (layering rules)
 	$(BIN)/lint-imports
 
 coverage: sync ## Tests with coverage of src/tiered (fails under 90 %)

@@ -1,13 +1,22 @@
-"""Fixtures shared by the library's tests."""
+"""Fixtures shared by the library's tests.
+
+The suite runs in ``environment=test`` (settings default to ``production``,
+which refuses the development secrets): set here, before any test module
+builds settings, so that ``AppSettings(...)`` anywhere in the suite means test
+settings unless the test says otherwise.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tiered.settings import AppSettings
+from tiered.settings import AppSettings, Environment
+
+os.environ["ENVIRONMENT"] = Environment.TEST.value
 
 
 @pytest.fixture
@@ -32,6 +41,8 @@ def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 @pytest.fixture
 def make_settings(database_url: str) -> Callable[..., AppSettings]:
     def make(**overrides: object) -> AppSettings:
-        return AppSettings(**{"database_url": database_url, "log_json": True, **overrides})
+        return AppSettings(
+            **{"environment": "test", "database_url": database_url, "log_json": True, **overrides}
+        )
 
     return make

@@ -2,8 +2,10 @@
 
 Applications subclass :class:`AppSettings` and give it their own environment
 prefix (``MARKETS_`` for the reference service). Validation happens when the
-settings are built, so a production process with a weak JWT secret never
-starts instead of starting insecure.
+settings are built, and configuration fails closed: ``environment`` defaults to
+``production``, where a weak or published signing secret stops the process
+instead of letting it start insecure. Only ``dev`` (``make serve``) and
+``test`` (the test suite) run on the published development secrets.
 """
 
 from __future__ import annotations
@@ -17,19 +19,46 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tiered.errors import ConfigurationError
 
-__all__ = ["DEV_JWT_SECRET", "MIN_JWT_SECRET_BYTES", "AppSettings", "Environment"]
+__all__ = [
+    "DEV_CURSOR_SECRET",
+    "DEV_JWT_SECRET",
+    "MIN_JWT_SECRET_BYTES",
+    "MIN_SECRET_BYTES",
+    "AppSettings",
+    "Environment",
+    "secret_weakness",
+]
 
-MIN_JWT_SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32
+MIN_JWT_SECRET_BYTES = MIN_SECRET_BYTES
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-use-in-production"  # noqa: S105
+DEV_CURSOR_SECRET = "dev-only-insecure-cursor-secret-do-not-use-in-production"  # noqa: S105
 _KNOWN_WEAK_SECRETS = frozenset(
-    {DEV_JWT_SECRET, "secret", "changeme", "change-me", "your-secret-key", "jwt-secret"}
+    {
+        DEV_JWT_SECRET,
+        DEV_CURSOR_SECRET,
+        "secret",
+        "changeme",
+        "change-me",
+        "your-secret-key",
+        "jwt-secret",
+    }
 )
+_SIGNING_SECRETS = ("jwt_secret", "cursor_secret")
+_GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class Environment(StrEnum):
+    """Where the process runs; anything deployed (staging included) is ``production``."""
+
     DEV = "dev"
     TEST = "test"
+    """The automated test suite, never a deployed environment."""
     PRODUCTION = "production"
+
+    @property
+    def accepts_dev_secrets(self) -> bool:
+        return self is not Environment.PRODUCTION
 
 
 def _split_csv(value: Any) -> Any:
@@ -52,7 +81,7 @@ class AppSettings(BaseSettings):
     )
 
     app_name: str = "tiered-app"
-    environment: Environment = Environment.DEV
+    environment: Environment = Environment.PRODUCTION
     log_level: str = "INFO"
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: console in dev, JSON elsewhere."
@@ -70,6 +99,10 @@ class AppSettings(BaseSettings):
     redis_timeout: float = Field(default=1.0, gt=0)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    cursor_secret: SecretStr = Field(
+        default=SecretStr(DEV_CURSOR_SECRET),
+        description="Signs pagination cursors; a key of its own, not the JWT secret.",
+    )
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -91,16 +124,34 @@ class AppSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_weak_secret_outside_dev(self) -> Self:
-        if self.environment is Environment.DEV:
+    def _refuse_weak_secrets_in_production(self) -> Self:
+        if self.environment.accepts_dev_secrets:
             return self
-        problem = jwt_secret_weakness(self.jwt_secret.get_secret_value())
-        if problem is not None:
-            raise ConfigurationError(
-                f"jwt_secret is {problem}; set a random secret of at least "
-                f"{MIN_JWT_SECRET_BYTES} bytes (environment={self.environment.value})"
-            )
+        problems: dict[str, str] = {}
+        for name in _SIGNING_SECRETS:
+            weakness = secret_weakness(getattr(self, name).get_secret_value())
+            if weakness is not None:
+                problems[name] = f"{name} is {weakness}"
+        if not problems and self.jwt_secret == self.cursor_secret:
+            problems["cursor_secret"] = "cursor_secret equals jwt_secret"  # noqa: S105
+        if problems:
+            raise ConfigurationError(self._refusal(problems))
         return self
+
+    def _env_name(self, field: str) -> str:
+        return f"{self.model_config.get('env_prefix', '')}{field}".upper()
+
+    def _refusal(self, problems: dict[str, str]) -> str:
+        """A message that says how to fix it, since it is what an operator reads first."""
+        why = "is" if "environment" in self.model_fields_set else "defaults to"
+        names = " and ".join(self._env_name(name) for name in problems)
+        each = " each" if len(problems) > 1 else ""
+        return (
+            f"Refusing to start: environment {why} production and "
+            f"{', '.join(problems.values())}. Set {names} to a random value of at least "
+            f"{MIN_SECRET_BYTES} bytes{each} (e.g. `{_GENERATE}`), or, for local development "
+            f"only, set {self._env_name('environment')}=dev to use the published dev secrets."
+        )
 
     @property
     def is_dev(self) -> bool:
@@ -111,12 +162,12 @@ class AppSettings(BaseSettings):
         return self.log_json if self.log_json is not None else not self.is_dev
 
 
-def jwt_secret_weakness(secret: str) -> str | None:
-    """Why ``secret`` is unfit to sign tokens, or ``None`` when it is fine."""
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is unfit to sign tokens or cursors, or ``None`` when it is fine."""
     if secret.strip().lower() in _KNOWN_WEAK_SECRETS:
         return "a published default"
-    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
-        return f"shorter than {MIN_JWT_SECRET_BYTES} bytes"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"shorter than {MIN_SECRET_BYTES} bytes"
     if len(set(secret)) < 8:
         return "too repetitive"
     return None

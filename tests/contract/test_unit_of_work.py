@@ -27,14 +27,20 @@ from tests.contract.repository.domain import (
 )
 
 from tiered.db import Database
-from tiered.errors import DuplicateResourceError, StaleVersionError
-from tiered.repository import Filter, InMemoryStore
+from tiered.errors import (
+    DatabaseUnavailableError,
+    DuplicateResourceError,
+    NotFoundError,
+    StaleVersionError,
+)
+from tiered.repository import Filter, InMemorySession, InMemoryStore
 from tiered.testing import scratch_database
 from tiered.unit_of_work import (
     AfterCommitHook,
     BaseUnitOfWork,
     InMemoryUnitOfWork,
     UnitOfWork,
+    UnitOfWorkError,
 )
 
 
@@ -51,9 +57,9 @@ class MemoryShopUnitOfWork(InMemoryUnitOfWork):
     items: InMemoryItemRepository
     owners: InMemoryOwnerRepository
 
-    def bind(self, store: InMemoryStore) -> None:
-        self.items = InMemoryItemRepository(store)
-        self.owners = InMemoryOwnerRepository(store)
+    def bind(self, session: InMemorySession) -> None:
+        self.items = InMemoryItemRepository(session)
+        self.owners = InMemoryOwnerRepository(session)
 
 
 ShopUnitOfWork = SqlShopUnitOfWork | MemoryShopUnitOfWork
@@ -140,7 +146,7 @@ async def test_an_error_rolls_back_and_propagates(make_uow: MakeUnitOfWork) -> N
     async def use_case() -> None:
         async with uow:
             await uow.owners.create(owner("lost"))
-            assert await uow.owners.exists([Filter.eq("name", "lost")])
+            assert await uow.owners.exists_where([Filter.eq("name", "lost")])
             raise error
 
     with pytest.raises(UseCaseError) as caught:
@@ -297,6 +303,268 @@ async def test_a_unit_of_work_is_reusable(make_uow: MakeUnitOfWork) -> None:
         await uow.owners.create(owner("second"))
     assert sorted(await stored_owner_names(make_uow)) == ["first", "second"]
     assert isinstance(uow, BaseUnitOfWork)
+
+
+# -- hooks belong to their savepoint ---------------------------------------------------
+
+
+def recording(calls: list[str], label: str) -> AfterCommitHook:
+    async def hook() -> None:
+        calls.append(label)
+
+    return hook
+
+
+async def failing_savepoint_with_hook(uow: ShopUnitOfWork, calls: list[str]) -> None:
+    async with uow.savepoint():
+        uow.after_commit(recording(calls, "undone"))
+        await uow.owners.create(owner("inside"))
+        raise UseCaseError
+
+
+async def test_a_hook_of_a_rolled_back_savepoint_never_runs(make_uow: MakeUnitOfWork) -> None:
+    calls: list[str] = []
+    async with make_uow() as uow:
+        uow.after_commit(recording(calls, "outer"))
+        with pytest.raises(UseCaseError):
+            await failing_savepoint_with_hook(uow, calls)
+        uow.after_commit(recording(calls, "later"))
+    assert calls == ["outer", "later"]
+    assert await stored_owner_names(make_uow) == []
+
+
+async def test_a_hook_of_a_released_savepoint_runs_in_order(make_uow: MakeUnitOfWork) -> None:
+    calls: list[str] = []
+    async with make_uow() as uow:
+        uow.after_commit(recording(calls, "first"))
+        async with uow.savepoint():
+            uow.after_commit(recording(calls, "second"))
+            with pytest.raises(UseCaseError):
+                await failing_savepoint_with_hook(uow, calls)
+            uow.after_commit(recording(calls, "third"))
+        uow.after_commit(recording(calls, "fourth"))
+        assert calls == []
+    assert calls == ["first", "second", "third", "fourth"]
+
+
+async def test_a_released_savepoint_hook_dies_with_its_transaction(
+    make_uow: MakeUnitOfWork,
+) -> None:
+    calls: list[str] = []
+
+    async def use_case() -> None:
+        async with make_uow() as uow:
+            async with uow.savepoint():
+                uow.after_commit(recording(calls, "released"))
+            raise UseCaseError
+
+    with pytest.raises(UseCaseError):
+        await use_case()
+    assert calls == []
+
+
+async def test_hooks_and_savepoints_need_an_active_transaction(make_uow: MakeUnitOfWork) -> None:
+    uow = make_uow()
+    with pytest.raises(UnitOfWorkError, match="needs an active transaction"):
+        uow.after_commit(recording([], "never"))
+    with pytest.raises(UnitOfWorkError, match="needs an active transaction"):
+        uow.savepoint()
+
+
+# -- one transaction per instance --------------------------------------------------------
+
+
+async def test_re_entering_an_active_unit_of_work_is_refused(make_uow: MakeUnitOfWork) -> None:
+    uow = make_uow()
+    async with uow:
+        await uow.owners.create(owner("outer"))
+        with pytest.raises(UnitOfWorkError, match="already in a transaction"):
+            async with uow:
+                raise AssertionError("the body of a refused re-entry must not run")
+        await uow.owners.create(owner("still outer"))
+    assert sorted(await stored_owner_names(make_uow)) == ["outer", "still outer"]
+
+
+async def test_read_only_re_entry_is_refused_too(make_uow: MakeUnitOfWork) -> None:
+    uow = make_uow()
+    async with uow:
+        with pytest.raises(UnitOfWorkError):
+            async with uow.read_only():
+                raise AssertionError("unreachable")
+    async with uow.read_only() as reader:
+        assert await reader.owners.count() == 0
+
+
+# -- the identity map: one object per id, changes written at commit ---------------------
+
+
+async def test_changes_to_a_loaded_entity_are_committed_without_update(
+    make_uow: MakeUnitOfWork,
+) -> None:
+    ada = owner("ada")
+    async with make_uow() as uow:
+        await uow.owners.create(ada)
+        item = await uow.items.create(
+            Item(uuid.uuid4(), "before", ada.id, "open", Decimal("1"), BASE_TIME)
+        )
+    async with make_uow() as uow:
+        loaded = await uow.items.get_one(item.id)
+        assert await uow.items.get_by_id(item.id) is loaded, "one object per id"
+        loaded.name = "after"
+    async with make_uow() as reader:
+        stored = await reader.items.get_one(item.id)
+    assert (stored.name, stored.version) == ("after", 2)
+
+
+async def test_changes_to_a_loaded_entity_are_dropped_on_rollback(
+    make_uow: MakeUnitOfWork,
+) -> None:
+    ada = owner("ada")
+    async with make_uow() as uow:
+        await uow.owners.create(ada)
+
+    async def use_case() -> None:
+        async with make_uow() as uow:
+            loaded = await uow.owners.get_one(ada.id)
+            loaded.name = "renamed"
+            raise UseCaseError
+
+    with pytest.raises(UseCaseError):
+        await use_case()
+    assert await stored_owner_names(make_uow) == ["ada"]
+
+
+async def test_deleting_a_never_stored_entity_is_a_404(make_uow: MakeUnitOfWork) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        async with make_uow() as uow:
+            await uow.owners.delete(owner("ghost"))
+    assert caught.value.status == 404
+
+
+# -- isolation between units of work ---------------------------------------------------
+
+
+async def test_a_reader_does_not_see_uncommitted_writes(make_uow: MakeUnitOfWork) -> None:
+    async with make_uow() as writer:
+        await writer.owners.create(owner("pending"))
+        async with make_uow().read_only() as reader:
+            assert await reader.owners.count() == 0
+    async with make_uow().read_only() as reader:
+        assert await reader.owners.count() == 1
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def make_interleaved_uow(request: pytest.FixtureRequest) -> MakeUnitOfWork:
+    """Backends whose writers interleave (SQLite's writers queue instead)."""
+    if request.param == "memory":
+        store = InMemoryStore()
+        return lambda: MemoryShopUnitOfWork(store)
+    database: Database = request.getfixturevalue("postgres_database")
+    return lambda: SqlShopUnitOfWork(database.sessionmaker)
+
+
+async def test_a_rollback_never_undoes_another_units_commit(
+    make_interleaved_uow: MakeUnitOfWork,
+) -> None:
+    make = make_interleaved_uow
+    b_wrote, a_committed = asyncio.Event(), asyncio.Event()
+
+    async def writer_a() -> None:
+        await b_wrote.wait()
+        async with make() as uow:
+            await uow.owners.create(owner("a"))
+        a_committed.set()
+
+    async def writer_b() -> None:
+        async with make() as uow:
+            await uow.owners.create(owner("b"))
+            b_wrote.set()
+            await a_committed.wait()
+            raise UseCaseError
+
+    results = await asyncio.gather(writer_a(), writer_b(), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], UseCaseError)
+    assert await stored_owner_names(make) == ["a"]
+
+
+# -- SQLite: writers queue instead of failing -----------------------------------------
+
+
+async def test_fifty_concurrent_read_modify_writes_on_sqlite_all_succeed(
+    sqlite_database: Database,
+) -> None:
+    def make() -> SqlShopUnitOfWork:
+        return SqlShopUnitOfWork(sqlite_database.sessionmaker)
+
+    ada = owner("ada")
+    item = Item(uuid.uuid4(), "counter", ada.id, "open", Decimal("0"), BASE_TIME)
+    async with make() as uow:
+        await uow.owners.create(ada)
+        await uow.items.create(item)
+
+    async def increment() -> None:
+        async with make() as uow:
+            loaded = await uow.items.get_one(item.id)
+            await asyncio.sleep(0)  # let every other writer run up to its own read
+            loaded.score += 1
+
+    async def read() -> int:
+        async with make().read_only() as uow:
+            return await uow.items.count()
+
+    outcomes = await asyncio.gather(
+        *(increment() for _ in range(50)), *(read() for _ in range(10)), return_exceptions=True
+    )
+    assert [outcome for outcome in outcomes if isinstance(outcome, BaseException)] == []
+    async with make().read_only() as reader:
+        stored = await reader.items.get_one(item.id)
+    assert (stored.score, stored.version) == (Decimal("50"), 51)
+
+
+async def test_a_nested_writer_on_sqlite_fails_at_once_with_a_clear_error(
+    sqlite_database: Database,
+) -> None:
+    def make() -> SqlShopUnitOfWork:
+        return SqlShopUnitOfWork(sqlite_database.sessionmaker)
+
+    async with make() as outer:
+        await outer.owners.create(owner("outer"))
+        with pytest.raises(UnitOfWorkError, match="would wait for itself"):
+            async with make():
+                raise AssertionError("unreachable")
+        async with make().read_only() as reader:
+            assert await reader.owners.count() == 0
+    assert await stored_owner_names(make) == ["outer"]
+
+
+async def test_a_queued_sqlite_writer_gives_up_with_a_503(sqlite_database: Database) -> None:
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with SqlShopUnitOfWork(sqlite_database.sessionmaker) as uow:
+            await uow.owners.create(owner("holder"))
+            holding.set()
+            await release.wait()
+
+    task = asyncio.create_task(holder())
+    await holding.wait()
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            async with SqlShopUnitOfWork(sqlite_database.sessionmaker, writer_wait=0.05):
+                raise AssertionError("unreachable")
+        assert caught.value.status == 503
+    finally:
+        release.set()
+        await task
+    assert await stored_owner_names(lambda: SqlShopUnitOfWork(sqlite_database.sessionmaker)) == [
+        "holder"
+    ]
 
 
 # -- PostgreSQL: real concurrency ------------------------------------------------------

@@ -1,4 +1,4 @@
-"""markets may use only what tiered exports (DESIGN §2): names listed in ``__all__``."""
+"""markets may use only what tiered exports: names listed in ``__all__``."""
 
 from __future__ import annotations
 

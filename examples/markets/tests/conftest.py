@@ -1,8 +1,14 @@
-"""Fixtures of the markets tests: both databases, a fresh one per test."""
+"""Fixtures of the markets tests: both databases, a fresh one per test.
+
+The suite runs in ``MARKETS_ENVIRONMENT=test`` (the default, ``production``,
+refuses the development secrets); set before any settings are built, and
+inherited by the ``markets`` processes the end-to-end tests start.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,6 +23,8 @@ from markets.domain.users import Actor, Role, User
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from tiered.db import Database
+
+os.environ["MARKETS_ENVIRONMENT"] = "test"
 
 
 @pytest.fixture
@@ -56,7 +64,7 @@ def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 async def database(database_url: str) -> AsyncIterator[Database]:
     """A migrated database (SQLite file or a fresh PostgreSQL database)."""
     await asyncio.to_thread(upgrade, database_url)
-    database = Database.from_settings(Settings(database_url=database_url))
+    database = Database.from_settings(Settings(environment="test", database_url=database_url))
     try:
         yield database
     finally:

@@ -54,7 +54,7 @@ def create_app(
     )
     metrics = HttpMetrics()
     app.state.metrics = metrics
-    app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value())
+    app.state.cursor_codec = CursorCodec(settings.cursor_secret.get_secret_value())
     install_problem_handlers(app)
     app.include_router(health_router(probes=_probes))
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)

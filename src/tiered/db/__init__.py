@@ -7,17 +7,36 @@ from tiered.db.statements import (
     install_statement_listener,
     record_statements,
 )
-from tiered.db.types import ExactDecimal, UtcDateTime
+from tiered.db.text import (
+    code_point_order,
+    contains_pattern,
+    fold,
+    folded,
+    folded_contains,
+    ordered,
+    register_sqlite_functions,
+    text_contains,
+)
+from tiered.db.types import DecimalRangeError, ExactDecimal, UtcDateTime
 from tiered.errors.database import translate_database_error
 
 __all__ = [
     "Database",
+    "DecimalRangeError",
     "ExactDecimal",
     "RepeatedStatementError",
     "StatementRecorder",
     "UtcDateTime",
+    "code_point_order",
+    "contains_pattern",
+    "fold",
+    "folded",
+    "folded_contains",
     "install_statement_listener",
     "is_sqlite",
+    "ordered",
     "record_statements",
+    "register_sqlite_functions",
+    "text_contains",
     "translate_database_error",
 ]

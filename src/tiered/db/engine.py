@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from tiered.db.statements import install_statement_listener
+from tiered.db.text import register_sqlite_functions
+from tiered.db.writer_lock import begin_statement
 
 if TYPE_CHECKING:
     from tiered.settings import AppSettings
@@ -45,14 +47,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql(begin_statement(connection))
 
 
 def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
-    options: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+    # Bound values (emails, hashes, tokens) never reach an error message or a log.
+    options: dict[str, Any] = {
+        "echo": settings.database_echo,
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+    }
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return {**options, "poolclass": StaticPool}

@@ -1,7 +1,11 @@
 """Errors and RFC 9457 problem details."""
 
 from tiered.errors.catalogue import ProblemType, problem_types, problems_router
-from tiered.errors.database import raise_translated, translate_database_error
+from tiered.errors.database import (
+    is_database_error,
+    raise_translated,
+    translate_database_error,
+)
 from tiered.errors.handlers import install_problem_handlers, render_error
 from tiered.errors.hierarchy import (
     AppError,
@@ -11,6 +15,7 @@ from tiered.errors.hierarchy import (
     CircuitBreakerOpenError,
     ConfigurationError,
     ConflictError,
+    DatabaseMisuseError,
     DatabaseUnavailableError,
     DuplicateResourceError,
     ExternalServiceError,
@@ -23,6 +28,7 @@ from tiered.errors.hierarchy import (
     ProcessingError,
     RateLimitError,
     StaleVersionError,
+    TransactionConflictError,
     UnprocessableContentError,
     ValidationError,
 )
@@ -44,6 +50,7 @@ __all__ = [
     "CircuitBreakerOpenError",
     "ConfigurationError",
     "ConflictError",
+    "DatabaseMisuseError",
     "DatabaseUnavailableError",
     "DuplicateResourceError",
     "ExternalServiceError",
@@ -59,10 +66,12 @@ __all__ = [
     "ProcessingError",
     "RateLimitError",
     "StaleVersionError",
+    "TransactionConflictError",
     "UnprocessableContentError",
     "ValidationError",
     "document_problems",
     "install_problem_handlers",
+    "is_database_error",
     "problem_for_error",
     "problem_for_status",
     "problem_responses",

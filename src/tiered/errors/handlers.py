@@ -3,10 +3,16 @@
 Unhandled exceptions are caught by the request-context middleware (so the 500
 still carries the request id and security headers); everything else lands
 here, inside Starlette's exception middleware.
+
+A 5xx that a database error caused, whether it arrives raw or already
+translated by a repository, is logged at ``error`` with the driver's message,
+its SQLSTATE (or SQLite code) and the traceback: the response says only that
+it happened, so the log must say everything.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,7 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiered.errors.database import translate_database_error
+from tiered.errors.database import (
+    database_error_fields,
+    is_database_error,
+    translate_database_error,
+)
 from tiered.errors.hierarchy import (
     AppError,
     CacheError,
@@ -41,9 +51,23 @@ def render_error(request: Request, error: AppError) -> Response:
     )
 
 
+def _log_database_failure(error: AppError, raised: BaseException, driver: BaseException) -> None:
+    if error.status >= 500:
+        _log.error(
+            "database_error",
+            status=error.status,
+            code=error.code,
+            **database_error_fields(driver),
+            exc_info=raised,
+        )
+
+
 async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    if exc.status >= 500:
+    cause = exc.__cause__
+    if cause is not None and is_database_error(cause):
+        _log_database_failure(exc, exc, cause)
+    elif exc.status >= 500:
         _log.error("app_error", code=exc.code, error=exc.message)
     return render_error(request, exc)
 
@@ -87,11 +111,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
+    """SQLAlchemy and driver errors that no repository translated (a route's own query)."""
     translated = translate_database_error(exc)
     if translated is None:
         raise exc
-    if translated.status >= 500:
-        _log.warning("database_unavailable", error_type=type(exc).__name__)
+    _log_database_failure(translated, exc, exc)
     return render_error(request, translated)
 
 
@@ -100,7 +124,12 @@ async def _redis_error(request: Request, exc: Exception) -> Response:
     return render_error(request, CacheError("The cache is unavailable."))
 
 
-async def _connection_error(request: Request, exc: Exception) -> Response:
+async def _os_error(request: Request, exc: Exception) -> Response:
+    """A driver that cannot connect raises builtins (``ConnectionRefusedError``, ``gaierror``)."""
+    if is_database_error(exc):
+        return await _database_error(request, exc)
+    if not isinstance(exc, ConnectionError | TimeoutError):
+        raise exc
     _log.warning("dependency_unreachable", error_type=type(exc).__name__, error=str(exc))
     return render_error(request, ExternalServiceError("A dependency could not be reached."))
 
@@ -111,6 +140,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(sqlite3.Error, _database_error)
+    app.add_exception_handler(OverflowError, _database_error)
     app.add_exception_handler(RedisError, _redis_error)
-    app.add_exception_handler(ConnectionError, _connection_error)
-    app.add_exception_handler(TimeoutError, _connection_error)
+    app.add_exception_handler(OSError, _os_error)

@@ -20,6 +20,7 @@ __all__ = [
     "CircuitBreakerOpenError",
     "ConfigurationError",
     "ConflictError",
+    "DatabaseMisuseError",
     "DatabaseUnavailableError",
     "DuplicateResourceError",
     "ExternalServiceError",
@@ -32,6 +33,7 @@ __all__ = [
     "ProcessingError",
     "RateLimitError",
     "StaleVersionError",
+    "TransactionConflictError",
     "UnprocessableContentError",
     "ValidationError",
 ]
@@ -240,6 +242,25 @@ class CacheError(ExternalServiceError):
     description = "The cache cannot be reached and the request could not be served without it."
 
 
+class TransactionConflictError(ConflictError, _RetryableError):
+    """A transaction lost a race the database detected and was rolled back.
+
+    Serialization failures, deadlocks, locks that could not be taken and (on
+    SQLite) writes on a stale snapshot all mean the same to a client: nothing
+    was changed, and the same request may succeed if it is sent again. Unlike
+    :class:`StaleVersionError`, the client need not re-read anything first,
+    which is why this 409 carries ``Retry-After``.
+    """
+
+    code = "TRANSACTION_CONFLICT"
+    title = "Transaction Conflict"
+    slug = "transaction-conflict"
+    description = (
+        "The request collided with a concurrent transaction and changed nothing; "
+        "send it again after `Retry-After` seconds."
+    )
+
+
 class CircuitBreakerOpenError(ExternalServiceError):
     code = "CIRCUIT_OPEN"
     title = "Circuit Open"
@@ -249,6 +270,15 @@ class CircuitBreakerOpenError(ExternalServiceError):
 
 class InternalError(AppError):
     pass
+
+
+class DatabaseMisuseError(InternalError):
+    """A database call the application got wrong: bad SQL, a missing table, too many parameters.
+
+    It is a bug, not an outage, so it is a 500 that looks exactly like any other
+    500 on the wire (same slug and code); the class only lets code and logs tell
+    it apart from other internal errors.
+    """
 
 
 class ConfigurationError(InternalError):

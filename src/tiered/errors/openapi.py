@@ -14,7 +14,6 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from tiered.errors.problem import PROBLEM_MEDIA_TYPE, ProblemDetails
 
@@ -66,12 +65,16 @@ def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
             for status in list(responses):
                 if status.isdigit() and int(status) >= 400:
                     responses[status] = _problem_response(status)
-    components.pop("HTTPValidationError", None)
-    if _is_fastapi_validation_error(components.get("ValidationError")) and (
-        '"#/components/schemas/ValidationError"' not in json.dumps(schema)
-    ):
-        components.pop("ValidationError")
+    _drop_if_unreferenced(schema, "HTTPValidationError")
+    if _is_fastapi_validation_error(components.get("ValidationError")):
+        _drop_if_unreferenced(schema, "ValidationError")
     return schema
+
+
+def _drop_if_unreferenced(schema: dict[str, Any], name: str) -> None:
+    """Webhooks keep FastAPI's own 422, so its schemas may still be needed."""
+    if f'"#/components/schemas/{name}"' not in json.dumps(schema):
+        schema["components"]["schemas"].pop(name, None)
 
 
 def _is_fastapi_validation_error(component: Any) -> bool:
@@ -81,22 +84,18 @@ def _is_fastapi_validation_error(component: Any) -> bool:
 
 
 def document_problems(app: FastAPI) -> None:
-    """Make ``app.openapi()`` declare problem+json for every error response."""
+    """Make ``app.openapi()`` declare problem+json for every error response.
+
+    Wraps whatever ``app.openapi`` is at the time (FastAPI's own or an
+    override), so the app's metadata, servers, tags and webhooks stay as that
+    builds them. The result is cached in ``app.openapi_schema``, as FastAPI
+    does: set it to ``None`` to rebuild.
+    """
+    build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _rewrite(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    openapi_version=app.openapi_version,
-                    summary=app.summary,
-                    description=app.description,
-                    routes=app.routes,
-                    tags=app.openapi_tags,
-                    servers=app.servers,
-                )
-            )
+            app.openapi_schema = _rewrite(build())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,12 +4,15 @@ A :class:`Listing` declares what a collection accepts (filters, text search,
 sortable fields, page sizes) and produces a FastAPI dependency whose
 parameters appear in OpenAPI. Anything else in the query string is a 400
 problem, as is a sort on a field outside the allow-list, a page size out of
-range, or a tampered cursor.
+range, a tampered cursor or one issued for another query, and a control
+character in any value (a NUL would otherwise reach the database, which
+PostgreSQL refuses with an error instead of a 400).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +40,7 @@ from tiered.repository.query import (
 __all__ = ["ListQuery", "Listing", "QueryFilter"]
 
 SEARCH_PARAMETER = "q"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +73,17 @@ class ListQuery:
     codec: CursorCodec = field(repr=False)
 
     def meta(self, page: Page[Any]) -> PageMeta:
-        """Pagination metadata; ``next_cursor`` continues after this page."""
-        cursor = self.codec.encode(page.next_after, self.order) if page.next_after else None
+        """Pagination metadata; ``next_cursor`` continues after this page, for this query only."""
+        cursor = None
+        if page.next_after:
+            cursor = self.codec.encode(
+                page.next_after, self.order, filters=self.filters, search=self.search
+            )
         return PageMeta(total=page.total, limit=page.limit, offset=page.offset, next_cursor=cursor)
+
+
+def _pointer(name: str) -> str:
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _invalid(pointer: str, detail: str, code: str = "INVALID_QUERY") -> InvalidInputError:
@@ -184,9 +196,16 @@ class Listing:
     def parse(self, request: Request, values: dict[str, Any]) -> ListQuery:
         unknown = sorted(set(request.query_params) - self.allowed)
         if unknown:
-            raise _invalid(f"/{unknown[0]}", f"unknown parameter {unknown[0]!r}")
+            raise _invalid(_pointer(unknown[0]), f"unknown parameter {unknown[0]!r}")
+        _refuse_control_characters(request)
         sort = parse_sort(values.get("sort"), self.sort_fields) or self.default_sort
         order = ordering(sort, self.id_field)
+        filters = tuple(
+            Filter(item.target, Op.IN if item.many else item.op, _value(values[item.name], item))
+            for item in self.filters
+            if values.get(item.name) is not None
+        )
+        search = values.get(SEARCH_PARAMETER)
         codec: CursorCodec = request.app.state.cursor_codec
         limit = int(values["limit"])
         cursor, offset = values.get("cursor") or None, values.get("offset")
@@ -194,15 +213,18 @@ class Listing:
         if cursor is not None:
             if offset is not None:
                 raise _invalid("/offset", "use either offset or cursor", "INVALID_PAGE")
-            page = CursorPage(limit, codec.decode(cursor, order), self.max_limit)
+            after = codec.decode(cursor, order, filters=filters, search=search)
+            page = CursorPage(limit, after, self.max_limit)
         else:
             page = OffsetPage(limit, offset or 0, self.max_limit)
-        filters = tuple(
-            Filter(item.target, Op.IN if item.many else item.op, _value(values[item.name], item))
-            for item in self.filters
-            if values.get(item.name) is not None
-        )
-        return ListQuery(filters, values.get(SEARCH_PARAMETER), sort, page, order, codec)
+        return ListQuery(filters, search, sort, page, order, codec)
+
+
+def _refuse_control_characters(request: Request) -> None:
+    """C0 controls and DEL, tab and newlines included: no listing value needs them."""
+    for name, raw in request.query_params.multi_items():
+        if _CONTROL.search(raw):
+            raise _invalid(_pointer(name), f"{name} contains a control character")
 
 
 def _value(raw: Any, item: QueryFilter) -> Any:

@@ -1,8 +1,10 @@
 """Repositories: SQLAlchemy and in-memory backends of one contract."""
 
 from tiered.repository.base import RepositoryConfig
+from tiered.repository.boundary import database_boundary
 from tiered.repository.cursor import CursorCodec
-from tiered.repository.memory import InMemoryRepository, InMemoryStore
+from tiered.repository.memory import InMemoryRepository
+from tiered.repository.memory_session import InMemorySession, InMemoryStore
 from tiered.repository.protocol import AsyncRepository
 from tiered.repository.query import (
     DEFAULT_PAGE_SIZE,
@@ -30,6 +32,7 @@ __all__ = [
     "CursorPage",
     "Filter",
     "InMemoryRepository",
+    "InMemorySession",
     "InMemoryStore",
     "OffsetPage",
     "Op",
@@ -39,6 +42,7 @@ __all__ = [
     "Repository",
     "RepositoryConfig",
     "SortKey",
+    "database_boundary",
     "ordering",
     "parse_sort",
 ]

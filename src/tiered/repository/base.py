@@ -60,6 +60,16 @@ class RepositoryConfig(ABC, Generic[T]):
         code = self.not_found_code or f"{name.upper()}_NOT_FOUND"
         return NotFoundError(f"{name} {entity_id} does not exist.", code=code)
 
+    def check_id(self, entity_id: Any, method: str) -> None:
+        """Refuse a filter where an id belongs: a clear ``TypeError``, not an ``AttributeError``."""
+        if isinstance(entity_id, Filter) or (
+            isinstance(entity_id, list | tuple) and any(isinstance(i, Filter) for i in entity_id)
+        ):
+            raise TypeError(
+                f"{type(self).__name__}.{method}() takes an id; "
+                f"to test filters use {method}_where([...])"
+            )
+
     def check_spec(
         self,
         filters: Sequence[Filter] = (),
@@ -84,6 +94,13 @@ class RepositoryConfig(ABC, Generic[T]):
         ]
         if search is not None and not self.search_fields:
             errors.append(FieldError("/q", "this resource has no text search", "query"))
+        if search is not None and "\x00" in search:
+            errors.append(FieldError("/q", "contains a NUL character", "query"))
+        errors += [
+            FieldError(f"/{item.field}", "contains a NUL character", "query")
+            for item in filters
+            if _has_nul(item.value)
+        ]
         errors += [
             FieldError("/load", f"unknown relation {name!r}", "query")
             for name in load
@@ -91,7 +108,7 @@ class RepositoryConfig(ABC, Generic[T]):
         ]
         if errors:
             raise InvalidInputError(
-                "The query names fields this resource does not allow.",
+                "The query asks for something this resource does not allow; see errors.",
                 code="INVALID_QUERY",
                 errors=errors,
             )
@@ -140,5 +157,10 @@ class RepositoryConfig(ABC, Generic[T]):
         """The backend's query for a validated ``find`` call."""
 
 
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _has_nul(value: Any) -> bool:
+    """NUL in text: PostgreSQL refuses it, SQLite keeps it; refused alike everywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, tuple | list | set | frozenset):
+        return any(isinstance(each, str) and "\x00" in each for each in value)
+    return False

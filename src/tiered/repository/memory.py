@@ -1,36 +1,37 @@
-"""``InMemoryRepository[T]``: the repository protocol over dicts, for unit tests.
+"""``InMemoryRepository[T]``: the repository protocol over an in-memory store.
 
-It keeps *copies*: reads return copies and writes store copies, so a stale
-update is detected exactly as the SQL version check detects it, and a rolled
-back unit of work can restore a snapshot. It passes the same contract suite as
-the SQL repository; only declared ``unique_fields`` stand in for constraints.
+It behaves as the SQL repository does inside a session: one object per id
+(the identity map of :class:`InMemorySession`), changes to loaded objects
+written at the next flush, writes visible to other sessions only after commit.
+It passes the same contract suite as the SQL repository; ``unique_fields``
+stand in for unique constraints and ``foreign_keys`` for relationships.
 """
 
 from __future__ import annotations
 
-import copy
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from tiered.db.text import text_contains
 from tiered.errors import DuplicateResourceError, StaleVersionError
 from tiered.repository.base import RepositoryConfig
-from tiered.repository.query import (
-    CursorPage,
-    Filter,
-    FindQuery,
-    Op,
-    Page,
-    SortKey,
+from tiered.repository.memory_session import (
+    InMemorySession,
+    InMemoryStore,
+    Key,
+    TableSpec,
+    column_state,
 )
+from tiered.repository.query import CursorPage, Filter, FindQuery, Op, Page, SortKey
 
-__all__ = ["InMemoryRepository", "InMemoryStore"]
+__all__ = ["InMemoryRepository"]
 
 T = TypeVar("T")
 
 
 def _contains(value: Any, needle: Any) -> bool:
-    return value is not None and str(needle).casefold() in str(value).casefold()
+    return value is not None and text_contains(str(value), str(needle))
 
 
 _PREDICATES: dict[Op, Callable[[Any, Any], bool]] = {
@@ -45,115 +46,111 @@ _PREDICATES: dict[Op, Callable[[Any, Any], bool]] = {
 }
 
 
-class InMemoryStore:
-    """Rows of every model, shared by the repositories of one fake unit of work."""
-
-    def __init__(self) -> None:
-        self.tables: dict[type[Any], dict[Any, Any]] = {}
-
-    def table(self, model: type[Any]) -> dict[Any, Any]:
-        return self.tables.setdefault(model, {})
-
-    def snapshot(self) -> dict[type[Any], dict[Any, Any]]:
-        return {model: dict(rows) for model, rows in self.tables.items()}
-
-    def restore(self, snapshot: dict[type[Any], dict[Any, Any]]) -> None:
-        self.tables = snapshot
-
-
 class InMemoryRepository(RepositoryConfig[T], Generic[T]):
-    """``foreign_keys`` maps a relation name to ``(target model, local key attribute)``."""
+    """Construct with the unit of work's :class:`InMemorySession`.
+
+    Given a bare store (or nothing), the repository writes through: each write
+    commits at once, as a repository used without a unit of work would.
+    ``foreign_keys`` maps a relation name to ``(target model, local key attribute)``.
+    """
 
     unique_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
     foreign_keys: ClassVar[Mapping[str, tuple[type[Any], str]]] = {}
 
-    def __init__(self, store: InMemoryStore | None = None) -> None:
-        self.store = store or InMemoryStore()
+    def __init__(self, session: InMemorySession | InMemoryStore | None = None) -> None:
+        if not isinstance(session, InMemorySession):
+            session = InMemorySession(session, autocommit=True)
+        self.session = session
+        self.store = session.store
+        self.store.declare(
+            self.model_class,
+            TableSpec(
+                self.id_field,
+                self.version_field,
+                self.unique_fields,
+                frozenset(self.relations) | frozenset(self.foreign_keys),
+            ),
+        )
 
     @property
     def rows(self) -> dict[Any, T]:
-        return self.store.table(self.model_class)
+        """Every row this session sees, by id. Rows are the stored values: never mutate them."""
+        return self.session.rows(self.model_class)
 
-    def _key(self, entity: T) -> Any:
+    def stored(self, entity_id: Any) -> T | None:
+        """The row of ``entity_id`` as this session sees it (never mutate it)."""
+        row: T | None = self.session.row(self._at(entity_id))
+        return row
+
+    def write(self, row: T) -> None:
+        """Store ``row`` as it is, like a SQL ``UPDATE``: loaded objects are not refreshed."""
+        self.session.write(self._at(self._id_of(row)), row)
+        self._after_write()
+
+    def _at(self, entity_id: Any) -> Key:
+        return (self.model_class, entity_id)
+
+    def _id_of(self, entity: Any) -> Any:
         return getattr(entity, self.id_field)
 
-    def _out(self, entity: T, load: Sequence[str] = ()) -> T:
-        result = copy.copy(entity)
+    def _after_write(self) -> None:
+        if self.session.autocommit:
+            self.session.commit()
+
+    def _entity(self, entity_id: Any, row: T, load: Sequence[str] = ()) -> T:
+        entity: T = self.session.entity(self._at(entity_id), row)
         for name in load:
-            setattr(result, name, self._related(entity, name))
-        return result
+            model, key_attribute = self.foreign_keys[name]
+            related_id = getattr(entity, key_attribute)
+            related = self.session.row((model, related_id))
+            value = None if related is None else self.session.entity((model, related_id), related)
+            setattr(entity, name, value)
+        return entity
 
-    def _related(self, entity: Any, name: str) -> Any:
-        model, key_attribute = self.foreign_keys[name]
-        related = self.store.table(model).get(getattr(entity, key_attribute))
-        return copy.copy(related) if related is not None else None
-
-    def _check_unique(self, entity: T, *, ignore: Any = None) -> None:
-        for fields in self.unique_fields:
-            values = tuple(getattr(entity, name) for name in fields)
-            for key, row in self.rows.items():
-                if key != ignore and tuple(getattr(row, name) for name in fields) == values:
-                    raise DuplicateResourceError(
-                        "A resource with the same unique value already exists.",
-                        details={"constraint": ",".join(fields)},
-                    )
-
-    def _check_version(self, entity: T, stored: T) -> None:
-        """Like the SQL version check: writing over a newer row is a conflict."""
-        if self.version_field is None:
-            return
-        if getattr(entity, self.version_field) != getattr(stored, self.version_field):
-            raise StaleVersionError(
-                f"{self.entity_name()} was changed by another writer; re-read it and retry."
-            )
-
-    def _unchanged(self, entity: T, stored: T) -> bool:
-        """No column differs: the SQL session then writes nothing and keeps the version."""
-        try:
-            mine, theirs = vars(entity), vars(stored)
-        except TypeError:
-            return False
-
-        def columns(values: dict[str, Any]) -> dict[str, Any]:
-            return {
-                name: value
-                for name, value in values.items()
-                if not name.startswith("_") and name not in self.relations
-            }
-
-        return columns(mine) == columns(theirs)
-
-    def _store(self, entity: T) -> None:
-        self.rows[self._key(entity)] = copy.copy(entity)
+    def _version_conflict(self) -> StaleVersionError:
+        return StaleVersionError(
+            f"{self.entity_name()} was changed by another writer; re-read it and retry."
+        )
 
     # -- reads ---------------------------------------------------------------------
 
     async def get_by_id(self, entity_id: Any) -> T | None:
-        row = self.rows.get(entity_id)
-        return self._out(row) if row is not None else None
+        row = self.stored(entity_id)
+        return None if row is None else self._entity(entity_id, row)
 
     async def get_one(self, entity_id: Any, *, load: Sequence[str] = ()) -> T:
         self.check_spec(load=load)
-        row = self.rows.get(entity_id)
+        row = self.stored(entity_id)
         if row is None:
             raise self.not_found(entity_id)
-        return self._out(row, load)
+        return self._entity(entity_id, row, load)
 
     async def get_all(self) -> list[T]:
-        return [self._out(row) for _, row in sorted(self.rows.items())]
+        return [self._entity(key, row) for key, row in sorted(self.rows.items())]
 
     async def list_paginated(self, skip: int = 0, limit: int = 100) -> list[T]:
         return (await self.get_all())[skip : skip + limit]
 
     async def get_many(self, ids: Iterable[Any]) -> list[T]:
         wanted = set(ids)
-        return [self._out(row) for key, row in sorted(self.rows.items()) if key in wanted]
+        return [self._entity(key, row) for key, row in sorted(self.rows.items()) if key in wanted]
 
-    async def exists(self, filters: Sequence[Filter] = ()) -> bool:
-        self.check_spec(filters)
-        return any(self._matches(row, filters, None) for row in self.rows.values())
+    async def exists(self, entity_id: Any) -> bool:
+        self.check_id(entity_id, "exists")
+        return self.stored(entity_id) is not None
 
-    async def count(self, filters: Sequence[Filter] = (), *, search: str | None = None) -> int:
+    async def count(self) -> int:
+        return len(self.rows)
+
+    async def exists_where(
+        self, filters: Sequence[Filter] = (), *, search: str | None = None
+    ) -> bool:
+        self.check_spec(filters, search=search)
+        return any(self._matches(row, filters, search) for row in self.rows.values())
+
+    async def count_where(
+        self, filters: Sequence[Filter] = (), *, search: str | None = None
+    ) -> int:
         self.check_spec(filters, search=search)
         return sum(1 for row in self.rows.values() if self._matches(row, filters, search))
 
@@ -163,11 +160,14 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         rows = [row for row in self.rows.values() if self._matches(row, filters, search)]
         for key in reversed(order):
             rows.sort(key=operator.attrgetter(key.field), reverse=key.descending)
-        loads = tuple(load) if into is None else tuple(self.foreign_keys)
+        if into is None:
 
-        def build(row: T) -> Any:
-            entity = self._out(row, loads)
-            return entity if into is None else into.from_object(entity)
+            def build(row: T) -> Any:
+                return self._entity(self._id_of(row), row, load)
+        else:
+
+            def build(row: T) -> Any:
+                return into.from_object(self._snapshot(row))
 
         if isinstance(page, CursorPage):
             if page.after is not None:
@@ -190,6 +190,13 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
             next_after=next_after,
         )
 
+    def _snapshot(self, row: T) -> Any:
+        """The row and its related rows as plain attributes, for a read model."""
+        values = column_state(row, frozenset(self.foreign_keys))
+        for name, (model, key_attribute) in self.foreign_keys.items():
+            values[name] = self.session.row((model, getattr(row, key_attribute)))
+        return _Attributes(values)
+
     def _matches(self, row: T, filters: Sequence[Filter], search: str | None) -> bool:
         if not all(_PREDICATES[item.op](getattr(row, item.field), item.value) for item in filters):
             return False
@@ -200,61 +207,131 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
     # -- writes ----------------------------------------------------------------------
 
     async def create(self, entity: T) -> T:
-        key = self._key(entity)
-        if key in self.rows:
+        entity_id = self._id_of(entity)
+        known = self.session.identity(self._at(entity_id))
+        if self.stored(entity_id) is not None or (known is not None and known is not entity):
             raise DuplicateResourceError(
                 "A resource with the same unique value already exists.",
                 details={"constraint": self.id_field},
             )
-        self._check_unique(entity)
+        self.session.check_unique(self._at(entity_id), entity)
+        self.session.flush()
         if self.version_field is not None:
             setattr(entity, self.version_field, 1)
-        self._store(entity)
+        self.session.write(self._at(entity_id), entity)
+        self.session.adopt(self._at(entity_id), entity)
+        self._after_write()
         return entity
 
     async def create_many(self, entities: Iterable[T]) -> list[T]:
         return [await self.create(entity) for entity in entities]
 
     async def update(self, entity: T) -> T:
-        key = self._key(entity)
-        stored = self.rows.get(key)
+        """Write the changes of ``entity``; a never-stored one is a 404, a stale one a 409."""
+        key = self._at(self._id_of(entity))
+        stored = self.session.row(key)
         if stored is None:
-            raise self.not_found(key)
-        self._check_version(entity, stored)
-        if self._unchanged(entity, stored):
-            return entity
-        if self.version_field is not None:
-            setattr(entity, self.version_field, getattr(stored, self.version_field) + 1)
-        self._check_unique(entity, ignore=key)
-        self._store(entity)
+            raise self.not_found(key[1])
+        known = self.session.identity(key)
+        if known is not entity:
+            if known is not None:
+                self.session.forget(key)
+            self._check_version(entity, stored)
+            self._adopt_with_changes(key, entity, stored)
+        self._check_unique_change(key, entity)
+        self.session.flush()
+        self._after_write()
         return entity
 
+    def _adopt_with_changes(self, key: Key, entity: T, stored: T) -> None:
+        """Take in a detached copy: loaded as ``stored``, its own values still to flush."""
+        self.session.adopt(key, entity)
+        if self.version_field is not None:
+            self.session.loaded_state(key)[self.version_field] = getattr(stored, self.version_field)
+
+    def _check_unique_change(self, key: Key, entity: T) -> None:
+        relations = frozenset(self.relations) | frozenset(self.foreign_keys)
+        if column_state(entity, relations) != self.session.loaded_state(key):
+            self.session.check_unique(key, entity)
+
+    def _check_version(self, entity: T, stored: T) -> None:
+        if self.version_field is None:
+            return
+        if getattr(entity, self.version_field) != getattr(stored, self.version_field):
+            raise self._version_conflict()
+
     async def merge(self, entity: T) -> T:
-        stored = self.rows.get(self._key(entity))
-        if stored is not None:
-            self._check_version(entity, stored)
-            if self._unchanged(entity, stored):
-                return self._out(stored)
-        return await self.save(entity)
+        """Copy a detached ``entity`` onto the session's object (inserting when absent)."""
+        key = self._at(self._id_of(entity))
+        stored = self.session.row(key)
+        if stored is None:
+            return await self.create(entity)
+        self._check_version(entity, stored)
+        target = self._entity(key[1], stored)
+        relations = frozenset(self.relations) | frozenset(self.foreign_keys)
+        for name, value in column_state(entity, relations).items():
+            if name != self.version_field:
+                setattr(target, name, value)
+        self._check_unique_change(key, target)
+        self.session.flush()
+        self._after_write()
+        return target
 
     async def save(self, entity: T) -> T:
-        key = self._key(entity)
-        stored = self.rows.get(key)
-        self._check_unique(entity, ignore=key)
+        """Insert or replace the row, as ``INSERT … ON CONFLICT DO UPDATE`` does."""
+        key = self._at(self._id_of(entity))
+        stored = self.session.row(key)
+        self.session.check_unique(key, entity)
+        self.session.flush()
         if self.version_field is not None:
             version = 1 if stored is None else getattr(stored, self.version_field) + 1
             setattr(entity, self.version_field, version)
-        self._store(entity)
-        return self._out(entity)
+        self.session.write(key, entity)
+        target = self.session.identity(key)
+        if target is None:
+            target = self.session.entity(key, entity)
+        else:
+            relations = frozenset(self.relations) | frozenset(self.foreign_keys)
+            for name, value in column_state(entity, relations).items():
+                setattr(target, name, value)
+            self.session.adopt(key, target)
+        self._after_write()
+        saved: T = target
+        return saved
 
     async def delete(self, entity: T) -> None:
-        stored = self.rows.get(self._key(entity))
-        if stored is not None:
+        """Delete the row of ``entity``; a never-stored one is a 404, a stale one a 409."""
+        key = self._at(self._id_of(entity))
+        stored = self.session.row(key)
+        if stored is None:
+            if self.session.identity(key) is entity and self.version_field is not None:
+                raise self._version_conflict()
+            raise self.not_found(key[1])
+        known = self.session.identity(key)
+        if known is entity and self.version_field is not None:
+            loaded = self.session.loaded_state(key).get(self.version_field)
+            if loaded != getattr(stored, self.version_field):
+                raise self._version_conflict()
+        elif known is not entity:
             self._check_version(entity, stored)
-        self.rows.pop(self._key(entity), None)
+        self.session.flush()
+        self.session.write(key, None)
+        self._after_write()
 
     async def delete_by_id(self, entity_id: Any) -> bool:
-        return self.rows.pop(entity_id, None) is not None
+        key = self._at(entity_id)
+        if self.session.row(key) is None:
+            return False
+        self.session.write(key, None)
+        self._after_write()
+        return True
+
+
+class _Attributes:
+    """Attribute access over a dict: what ``ReadModel.from_object`` reads from."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 def _after(row: Any, order: Sequence[SortKey], position: Sequence[Any]) -> bool:

@@ -18,14 +18,14 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import FromClause
 
-from tiered.errors import ConfigurationError, StaleVersionError, raise_translated
-from tiered.repository.base import RepositoryConfig, escape_like
+from tiered.db.text import folded_contains, ordered
+from tiered.errors import ConfigurationError
+from tiered.repository.base import RepositoryConfig
+from tiered.repository.boundary import guard_coroutines
 from tiered.repository.query import (
     CursorPage,
     Filter,
@@ -58,8 +58,10 @@ _OPERATORS: dict[Op, _Condition] = {
     Op.GT: lambda column, value: column > value,
     Op.GTE: lambda column, value: column >= value,
     Op.IN: _in,
-    Op.CONTAINS: lambda column, value: column.ilike(f"%{escape_like(str(value))}%", escape="\\"),
+    Op.CONTAINS: lambda column, value: folded_contains(column, str(value)),
 }
+_PARAMETER_LIMITS = {"postgresql": 32_767, "sqlite": 32_766}
+"""Bound parameters one statement may carry (asyncpg's and SQLite's caps)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,16 @@ def _check_sort_fields(repository: type[RepositoryConfig[Any]]) -> None:
 
 
 class Repository(RepositoryConfig[T], Generic[T]):
-    """Subclass with ``model_class = Market`` and the allow-lists of :class:`RepositoryConfig`."""
+    """Subclass with ``model_class = Market`` and the allow-lists of :class:`RepositoryConfig`.
+
+    Every coroutine method, a subclass's own included, runs inside the
+    database-error boundary: a driver error leaves it as the application error
+    it means (400, 409, 503, or a logged 500), never raw.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        guard_coroutines(cls)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -147,14 +158,7 @@ class Repository(RepositoryConfig[T], Generic[T]):
         return self.column(self.id_field)
 
     async def _flush(self) -> None:
-        try:
-            await self.session.flush()
-        except StaleDataError as error:
-            raise StaleVersionError(
-                f"{self.entity_name()} was changed by another writer; re-read it and retry."
-            ) from error
-        except DBAPIError as error:
-            raise_translated(error)
+        await self.session.flush()
 
     # -- reads ---------------------------------------------------------------------
 
@@ -183,20 +187,39 @@ class Repository(RepositoryConfig[T], Generic[T]):
         return list((await self.session.scalars(statement)).all())
 
     async def get_many(self, ids: Iterable[Any]) -> list[T]:
+        """One ``IN`` query, or one per chunk when the ids exceed the driver's parameter cap."""
         wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return []
-        statement = select(self.model_class).where(self._id.in_(wanted)).order_by(self._id)
-        return list((await self.session.scalars(statement)).all())
+        dialect = self.session.get_bind().dialect.name
+        size = _PARAMETER_LIMITS.get(dialect, 999) - 1
+        found: list[T] = []
+        for start in range(0, len(wanted), size):
+            chunk = wanted[start : start + size]
+            statement = select(self.model_class).where(self._id.in_(chunk)).order_by(self._id)
+            found += (await self.session.scalars(statement)).all()
+        if len(wanted) > size:
+            found.sort(key=operator.attrgetter(self.id_field))
+        return found
 
-    async def exists(self, filters: Sequence[Filter] = ()) -> bool:
-        self.check_spec(filters)
-        statement = select(
-            exists().where(*self._conditions(filters, None)).select_from(self.mapper.local_table)
-        )
+    async def exists(self, entity_id: Any) -> bool:
+        """``SELECT EXISTS`` by id."""
+        self.check_id(entity_id, "exists")
+        statement = select(exists().where(self._id == entity_id))
         return bool((await self.session.execute(statement)).scalar())
 
-    async def count(self, filters: Sequence[Filter] = (), *, search: str | None = None) -> int:
+    async def count(self) -> int:
+        return await self.count_where()
+
+    async def exists_where(
+        self, filters: Sequence[Filter] = (), *, search: str | None = None
+    ) -> bool:
+        self.check_spec(filters, search=search)
+        condition = exists().where(*self._conditions(filters, search))
+        statement = select(condition.select_from(self.mapper.local_table))
+        return bool((await self.session.execute(statement)).scalar())
+
+    async def count_where(
+        self, filters: Sequence[Filter] = (), *, search: str | None = None
+    ) -> int:
         self.check_spec(filters, search=search)
         statement = select(func.count()).select_from(self.mapper.local_table)
         statement = statement.where(*self._conditions(filters, search))
@@ -219,7 +242,7 @@ class Repository(RepositoryConfig[T], Generic[T]):
         statement = statement.add_columns(*order_columns).where(*self._conditions(filters, search))
         statement = statement.order_by(
             *(
-                column.desc() if key.descending else column.asc()
+                ordered(column).desc() if key.descending else ordered(column).asc()
                 for key, column in zip(order, order_columns, strict=True)
             )
         )
@@ -243,7 +266,7 @@ class Repository(RepositoryConfig[T], Generic[T]):
         if rows:
             total = int(rows[0][-1])
         elif page.offset:
-            total = await self.count(where[0], search=where[1])
+            total = await self.count_where(where[0], search=where[1])
         else:
             total = 0
         more = page.offset + len(rows) < total
@@ -298,12 +321,7 @@ class Repository(RepositoryConfig[T], Generic[T]):
 
     async def merge(self, entity: T) -> T:
         """Copy a detached entity onto the stored row; a stale version is a conflict."""
-        try:
-            merged = await self.session.merge(entity)
-        except StaleDataError as error:
-            raise StaleVersionError(
-                f"{self.entity_name()} was changed by another writer; re-read it and retry."
-            ) from error
+        merged = await self.session.merge(entity)
         await self._flush()
         return merged
 
@@ -329,27 +347,24 @@ class Repository(RepositoryConfig[T], Generic[T]):
             updates[self.version_field] = self.column(self.version_field) + 1
         statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
         returning = statement.returning(self.model_class)
-        try:
-            result = await self.session.execute(
-                returning, execution_options={"populate_existing": True}
-            )
-        except DBAPIError as error:
-            raise_translated(error)
+        result = await self.session.execute(
+            returning, execution_options={"populate_existing": True}
+        )
         saved: T = result.scalar_one()
         return saved
 
     async def delete(self, entity: T) -> None:
+        """Delete the row of ``entity``; a never-stored one is a 404, a stale one a 409."""
+        if sa_inspect(entity).transient:
+            raise self.not_found(getattr(entity, self.id_field))
         await self.session.delete(entity)
         await self._flush()
 
     async def delete_by_id(self, entity_id: Any) -> bool:
         statement = delete(self.model_class).where(self._id == entity_id)
-        try:
-            result = await self.session.execute(
-                statement, execution_options={"synchronize_session": "fetch"}
-            )
-        except DBAPIError as error:
-            raise_translated(error)
+        result = await self.session.execute(
+            statement, execution_options={"synchronize_session": "fetch"}
+        )
         return bool(getattr(result, "rowcount", 0))
 
     # -- building blocks ----------------------------------------------------------------
@@ -362,9 +377,8 @@ class Repository(RepositoryConfig[T], Generic[T]):
     ) -> list[ColumnElement[bool]]:
         conditions = [self._condition(item) for item in filters]
         if search:
-            pattern = f"%{escape_like(search)}%"
             conditions.append(
-                or_(*(self.column(name).ilike(pattern, escape="\\") for name in self.search_fields))
+                or_(*(folded_contains(self.column(name), search) for name in self.search_fields))
             )
         return conditions
 
@@ -379,7 +393,10 @@ class Repository(RepositoryConfig[T], Generic[T]):
                 self.column(previous.field) == value
                 for previous, value in zip(order[:index], position[:index], strict=True)
             ]
-            column = self.column(key.field)
+            column = ordered(self.column(key.field))
             beyond = column < position[index] if key.descending else column > position[index]
             branches.append(and_(*equal, beyond))
         return or_(*branches)
+
+
+guard_coroutines(Repository)

@@ -43,7 +43,7 @@ async def scratch_database(url: str, metadata: MetaData) -> AsyncIterator[Databa
     so concurrent test runs on one server never collide; on SQLite they are
     created in the given file and dropped.
     """
-    plain = Database.from_settings(AppSettings(database_url=url))
+    plain = Database.from_settings(AppSettings(environment="test", database_url=url))
     schema = f"tiered_test_{uuid.uuid4().hex[:12]}" if not is_sqlite(url) else None
     database = (
         Database(plain.engine.execution_options(schema_translate_map={None: schema}))

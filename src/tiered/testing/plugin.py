@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiered.clock import FrozenClock
-from tiered.repository.memory import InMemoryStore
+from tiered.repository import InMemoryStore
 from tiered.testing.client import app_client
 from tiered.testing.database import rollback_session
 from tiered.testing.services import SERVICES, require_service

@@ -1,52 +1,50 @@
-"""The in-memory unit of work: snapshot on begin, restore on rollback."""
+"""The in-memory unit of work: one :class:`InMemorySession` per transaction."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
-from tiered.repository.memory import InMemoryStore
+from tiered.repository.memory_session import InMemorySession, InMemoryStore
 from tiered.unit_of_work.base import BaseUnitOfWork
 
 __all__ = ["InMemoryUnitOfWork"]
 
 
 class InMemoryUnitOfWork(BaseUnitOfWork):
-    """Override :meth:`bind` to create in-memory repositories on ``store``.
+    """Override :meth:`bind` to create in-memory repositories on the session.
 
-    ``commits`` counts successful commits so unit tests can assert that a use
-    case committed (or did not).
+    Units of work on one store are isolated as database transactions are: each
+    sees its own writes, others see them after commit, and a rollback discards
+    exactly its own work. ``commits`` counts successful commits so unit tests
+    can assert that a use case committed (or did not).
     """
+
+    session: InMemorySession
 
     def __init__(self, store: InMemoryStore | None = None) -> None:
         super().__init__()
         self.store = store or InMemoryStore()
         self.commits = 0
-        self._snapshot: dict[type[Any], dict[Any, Any]] = {}
 
-    def bind(self, store: InMemoryStore) -> None:
-        """Create repositories on ``store``; called on every ``async with``."""
+    def bind(self, session: InMemorySession) -> None:
+        """Create repositories on ``session``; called on every ``async with``."""
 
-    async def _begin(self) -> None:
-        self._snapshot = self.store.snapshot()
-        self.bind(self.store)
+    async def _begin(self, *, read_only: bool) -> None:
+        self.session = InMemorySession(self.store)
+        self.bind(self.session)
 
     async def _commit(self) -> None:
+        self.session.commit()
         self.commits += 1
-        self._snapshot = self.store.snapshot()
 
     async def _rollback(self) -> None:
-        self.store.restore(self._snapshot)
+        self.session.rollback()
 
-    def savepoint(self) -> AbstractAsyncContextManager[object]:
-        return self._savepoint()
+    def _savepoint(self) -> AbstractAsyncContextManager[object]:
+        return self._session_savepoint()
 
     @asynccontextmanager
-    async def _savepoint(self) -> AsyncIterator[object]:
-        before = self.store.snapshot()
-        try:
+    async def _session_savepoint(self) -> AsyncIterator[object]:
+        with self.session.savepoint():
             yield self
-        except BaseException:
-            self.store.restore(before)
-            raise

@@ -30,7 +30,7 @@ from tests.contract.repository.domain import (
 )
 
 from tiered.db.statements import StatementRecorder, record_statements
-from tiered.repository import InMemoryStore
+from tiered.repository import InMemorySession, InMemoryStore
 from tiered.testing import scratch_database
 
 ItemRepo = ItemRepository | InMemoryItemRepository
@@ -85,7 +85,7 @@ class Backend:
     name: str
     items: ItemRepo
     owners: OwnerRepo
-    store: InMemoryStore | None = None
+    memory: InMemorySession | None = None
     session: AsyncSession | None = None
     connection: AsyncConnection | None = None
 
@@ -98,6 +98,9 @@ class Backend:
         if self.session is not None:
             await self.session.flush()
             self.session.expunge_all()
+        elif self.memory is not None:
+            self.memory.flush()
+            self.memory.expunge_all()
 
     @contextmanager
     def count_statements(self) -> Iterator[StatementRecorder]:
@@ -108,9 +111,12 @@ class Backend:
     @asynccontextmanager
     async def other_writer(self) -> AsyncIterator[Repos]:
         """Repositories of a second, independent writer (a second session on SQL)."""
-        if self.connection is None:
-            yield Repos(InMemoryItemRepository(self.store), InMemoryOwnerRepository(self.store))
+        if self.memory is not None:
+            other = InMemorySession(self.memory.store)
+            yield Repos(InMemoryItemRepository(other), InMemoryOwnerRepository(other))
+            other.commit()
             return
+        assert self.connection is not None
         session = AsyncSession(
             bind=self.connection,
             join_transaction_mode="create_savepoint",
@@ -128,9 +134,10 @@ class Backend:
 async def backend(sql_engine_or_memory: AsyncEngine | None) -> AsyncIterator[Backend]:
     engine = sql_engine_or_memory
     if engine is None:
-        store = InMemoryStore()
+        # Writes through, as the SQL backend's flushes reach the shared connection.
+        memory = InMemorySession(InMemoryStore(), autocommit=True)
         yield Backend(
-            "memory", InMemoryItemRepository(store), InMemoryOwnerRepository(store), store=store
+            "memory", InMemoryItemRepository(memory), InMemoryOwnerRepository(memory), memory=memory
         )
         return
     async with engine.connect() as connection:

@@ -436,8 +436,8 @@ async def expect_invalid_query(call: Any) -> InvalidInputError:
 async def test_an_unknown_filter_field_is_a_400(backend: Backend, catalog: Catalog) -> None:
     error = await expect_invalid_query(backend.items.find([Filter.eq("version", 1)]))
     assert error.errors[0].pointer == "/version"
-    await expect_invalid_query(backend.items.count([Filter.eq("secret", 1)]))
-    await expect_invalid_query(backend.items.exists([Filter.eq("secret", 1)]))
+    await expect_invalid_query(backend.items.count_where([Filter.eq("secret", 1)]))
+    await expect_invalid_query(backend.items.exists_where([Filter.eq("secret", 1)]))
 
 
 async def test_in_needs_a_list(backend: Backend, catalog: Catalog) -> None:
@@ -457,4 +457,12 @@ async def test_an_unknown_relation_is_a_400(backend: Backend, catalog: Catalog) 
 async def test_search_without_search_fields_is_a_400(backend: Backend, catalog: Catalog) -> None:
     error = await expect_invalid_query(backend.owners.find(search="ada"))
     assert error.errors[0].pointer == "/q"
-    await expect_invalid_query(backend.owners.count(search="ada"))
+    await expect_invalid_query(backend.owners.count_where(search="ada"))
+
+
+async def test_a_nul_character_in_text_is_a_400_on_every_backend(
+    backend: Backend, catalog: Catalog
+) -> None:
+    await expect_invalid_query(backend.items.count_where(search="a\x00b"))
+    await expect_invalid_query(backend.items.find([Filter.eq("name", "\x00")]))
+    await expect_invalid_query(backend.items.exists_where([Filter.in_("name", ["ok", "x\x00"])]))

@@ -89,6 +89,14 @@ async def test_get_many_ignores_duplicates_and_missing_ids(
     assert await backend.items.get_many([uuid.uuid4()]) == []
 
 
+async def test_get_many_beyond_the_driver_parameter_cap(backend: Backend, catalog: Catalog) -> None:
+    """40,000 ids exceed asyncpg's 32,767 parameters: the ids go in chunks."""
+    real = [catalog.by_name(name).id for name in ("juliet", "alpha")]
+    asked = [uuid.uuid4() for _ in range(20_000)] + real + [uuid.uuid4() for _ in range(20_000)]
+    found = await backend.items.get_many(asked)
+    assert [item.id for item in found] == sorted(real)
+
+
 # -- create ----------------------------------------------------------------------------
 
 
@@ -137,7 +145,7 @@ async def test_create_many_inserts_every_entity(backend: Backend, catalog: Catal
     assert [item.id for item in created] == [item.id for item in batch]
     assert all(item.version == 1 for item in created)
     await backend.reload()
-    assert await backend.items.count([Filter("name", Op.CONTAINS, "batch")]) == 25
+    assert await backend.items.count_where([Filter("name", Op.CONTAINS, "batch")]) == 25
     found = await backend.items.get_many(item.id for item in batch)
     assert sorted(names(found)) == [f"batch{index:02d}" for index in range(25)]
 
@@ -203,7 +211,7 @@ async def test_update_of_a_never_stored_entity_is_a_404(backend: Backend, catalo
     with pytest.raises(NotFoundError):
         await backend.items.update(new_item(catalog.ada, "ghost"))
     await backend.reload()
-    assert await backend.items.count([Filter.eq("name", "ghost")]) == 0
+    assert await backend.items.count_where([Filter.eq("name", "ghost")]) == 0
 
 
 # -- save (upsert) and merge -----------------------------------------------------------
@@ -350,27 +358,45 @@ async def test_delete_by_id_forgets_a_loaded_entity(backend: Backend, catalog: C
 # -- exists and count ------------------------------------------------------------------
 
 
-async def test_exists_with_filters(backend: Backend, catalog: Catalog) -> None:
-    assert await backend.items.exists() is True
-    assert await backend.items.exists([Filter.eq("name", "golf")]) is True
+async def test_exists_by_id(backend: Backend, catalog: Catalog) -> None:
+    assert await backend.items.exists(catalog.by_name("golf").id) is True
+    assert await backend.items.exists(uuid.uuid4()) is False
+
+
+async def test_exists_refuses_filters_with_a_clear_type_error(
+    backend: Backend, catalog: Catalog
+) -> None:
+    with pytest.raises(TypeError, match=r"exists\(\) takes an id; to test filters use exists_wh"):
+        await backend.items.exists([Filter.eq("name", "golf")])
+    with pytest.raises(TypeError, match="takes an id"):
+        await backend.items.exists(Filter.eq("name", "golf"))
+
+
+async def test_exists_where_with_filters(backend: Backend, catalog: Catalog) -> None:
+    assert await backend.items.exists_where() is True
+    assert await backend.items.exists_where([Filter.eq("name", "golf")]) is True
     assert (
-        await backend.items.exists([Filter.eq("name", "golf"), Filter.eq("status", "x")]) is False
+        await backend.items.exists_where([Filter.eq("name", "golf"), Filter.eq("status", "x")])
+        is False
     )
-    assert await backend.items.exists([Filter("score", Op.GT, Decimal("8"))]) is False
-    assert await backend.items.exists([Filter("score", Op.GTE, Decimal("8"))]) is True
-    assert await backend.owners.exists([Filter.eq("name", "carol")]) is False
+    assert await backend.items.exists_where([Filter("score", Op.GT, Decimal("8"))]) is False
+    assert await backend.items.exists_where([Filter("score", Op.GTE, Decimal("8"))]) is True
+    assert await backend.items.exists_where(search="JULI") is True
+    assert await backend.owners.exists_where([Filter.eq("name", "carol")]) is False
 
 
 async def test_exists_on_an_empty_table_is_false(backend: Backend) -> None:
-    assert await backend.items.exists() is False
+    assert await backend.items.exists_where() is False
+    assert await backend.items.exists(uuid.uuid4()) is False
     assert await backend.items.count() == 0
 
 
-async def test_count_with_filters_and_search(backend: Backend, catalog: Catalog) -> None:
+async def test_count_where_with_filters_and_search(backend: Backend, catalog: Catalog) -> None:
     assert await backend.items.count() == 10
-    assert await backend.items.count([Filter.eq("status", "open")]) == 4
-    assert await backend.items.count([Filter.eq("owner_id", catalog.bob.id)]) == 5
-    assert await backend.items.count(search="LI") == 2  # charlie, juliet
+    assert await backend.items.count_where() == 10
+    assert await backend.items.count_where([Filter.eq("status", "open")]) == 4
+    assert await backend.items.count_where([Filter.eq("owner_id", catalog.bob.id)]) == 5
+    assert await backend.items.count_where(search="LI") == 2  # charlie, juliet
     ada = [Filter.eq("owner_id", catalog.ada.id)]
-    assert await backend.items.count(ada, search="a") == 3  # alpha, charlie, india
-    assert await backend.items.count(ada, search="zz") == 0
+    assert await backend.items.count_where(ada, search="a") == 3  # alpha, charlie, india
+    assert await backend.items.count_where(ada, search="zz") == 0

@@ -54,7 +54,9 @@ async def buy_position(market_id: str, position: PositionIn) -> dict[str, str | 
 
 
 async def main() -> None:
-    settings = AppSettings(database_url="sqlite+aiosqlite:///:memory:", log_level="WARNING")
+    settings = AppSettings(
+        environment="dev", database_url="sqlite+aiosqlite:///:memory:", log_level="WARNING"
+    )
     app = create_app(settings, title="Guide", routers=[router])
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -95,8 +97,10 @@ def guide_text() -> str:
 
 
 def guide_code() -> str:
-    blocks = PYTHON_BLOCK.findall(guide_text())
-    assert len(blocks) == 1, "the guide has exactly one runnable example"
+    blocks = [
+        block for block in PYTHON_BLOCK.findall(guide_text()) if "class MarketClosedError" in block
+    ]
+    assert len(blocks) == 1, "the guide has exactly one complete example"
     return blocks[0]
 
 

@@ -1,4 +1,4 @@
-"""The error hierarchy of DESIGN §4.1: defaults, overrides and the headers each class needs."""
+"""The error hierarchy: defaults, overrides and the headers each class needs."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tiered.errors import (
     CircuitBreakerOpenError,
     ConfigurationError,
     ConflictError,
+    DatabaseMisuseError,
     DatabaseUnavailableError,
     DuplicateResourceError,
     ExternalServiceError,
@@ -30,6 +31,7 @@ from tiered.errors import (
     ProcessingError,
     RateLimitError,
     StaleVersionError,
+    TransactionConflictError,
     UnprocessableContentError,
     ValidationError,
     problem_for_error,
@@ -68,6 +70,14 @@ HIERARCHY: list[tuple[type[AppError], type[Exception], int, str, str, str]] = [
         "duplicate-resource",
     ),
     (StaleVersionError, ConflictError, 409, "STALE_VERSION", "Stale Version", "stale-version"),
+    (
+        TransactionConflictError,
+        ConflictError,
+        409,
+        "TRANSACTION_CONFLICT",
+        "Transaction Conflict",
+        "transaction-conflict",
+    ),
     (
         PreconditionFailedError,
         AppError,
@@ -119,6 +129,14 @@ HIERARCHY: list[tuple[type[AppError], type[Exception], int, str, str, str]] = [
     ),
     (InternalError, AppError, 500, "INTERNAL_ERROR", "Internal Server Error", "internal-error"),
     (
+        DatabaseMisuseError,
+        InternalError,
+        500,
+        "INTERNAL_ERROR",
+        "Internal Server Error",
+        "internal-error",
+    ),
+    (
         ConfigurationError,
         InternalError,
         500,
@@ -137,7 +155,9 @@ HIERARCHY: list[tuple[type[AppError], type[Exception], int, str, str, str]] = [
 ]
 CLASSES = [row[0] for row in HIERARCHY]
 RETRYABLE = [RateLimitError, ExternalServiceError, DatabaseUnavailableError, CacheError]
-RETRYABLE += [CircuitBreakerOpenError]
+RETRYABLE += [CircuitBreakerOpenError, TransactionConflictError]
+RETRY_AFTER_ONE = (RateLimitError, TransactionConflictError)
+SAME_AS_INTERNAL_ERROR = (InternalError, DatabaseMisuseError)
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
@@ -199,7 +219,7 @@ def test_hierarchy_covers_every_exported_error_class() -> None:
 
 
 def test_codes_and_slugs_are_unique_per_problem_type() -> None:
-    own = [row for row in HIERARCHY if row[0] is not InternalError]
+    own = [row for row in HIERARCHY if row[0] not in SAME_AS_INTERNAL_ERROR]
     assert len({row[3] for row in own}) == len(own)
     assert len({row[5] for row in own}) == len(own)
 
@@ -288,7 +308,7 @@ def test_validation_error_without_field_errors_has_no_errors_member() -> None:
 @pytest.mark.parametrize("cls", RETRYABLE, ids=[cls.__name__ for cls in RETRYABLE])
 def test_retryable_errors_carry_retry_after(cls: type[RateLimitError]) -> None:
     default = cls()
-    expected = "1" if cls is RateLimitError else "5"
+    expected = "1" if cls in RETRY_AFTER_ONE else "5"
     assert default.headers() == {"Retry-After": expected}
     response = problem_for_error(cls(retry_after=30), instance="/x", request_id=None)
     assert response.headers["retry-after"] == "30"
@@ -303,6 +323,18 @@ def test_retryable_errors_carry_retry_after(cls: type[RateLimitError]) -> None:
 def test_other_errors_carry_no_retry_after(cls: type[AppError]) -> None:
     response = problem_for_error(cls(), instance="/x", request_id=None)
     assert "retry-after" not in response.headers
+
+
+def test_transaction_conflict_is_the_only_retryable_conflict() -> None:
+    conflicts = [cls for cls in CLASSES if issubclass(cls, ConflictError)]
+    retryable = [cls for cls in conflicts if "Retry-After" in cls().headers()]
+    assert retryable == [TransactionConflictError]
+
+
+def test_database_misuse_looks_like_any_internal_error_on_the_wire() -> None:
+    misuse = body_of(DatabaseMisuseError("It went wrong."))
+    internal = body_of(InternalError("It went wrong."))
+    assert misuse == internal
 
 
 def test_authentication_error_carries_www_authenticate() -> None:

@@ -259,3 +259,99 @@ def test_problem_pages_document_html_and_json() -> None:
     for path in ("/problems", "/problems/{slug}"):
         content = schema["paths"][path]["get"]["responses"]["200"]["content"]
         assert set(content) == {"text/html", "application/json"}, path
+
+
+CONTACT = {"name": "API team", "url": "https://shop.example/", "email": "api@shop.example"}
+
+
+class Subscription(BaseModel):
+    user: str
+
+
+def metadata_app() -> FastAPI:
+    app = FastAPI(
+        title="shop",
+        version="2.3.4",
+        summary="Things, sold.",
+        description="The shop's API.",
+        terms_of_service="https://shop.example/terms",
+        contact=CONTACT,
+        license_info={"name": "Apache 2.0", "identifier": "Apache-2.0"},
+        servers=[{"url": "https://api.shop.example", "description": "production"}],
+        openapi_tags=[{"name": "things", "description": "What the shop sells."}],
+    )
+    app.openapi_version = "3.1.1"
+
+    @app.get("/things/{thing_id}", tags=["things"])
+    async def read_thing(thing_id: int) -> ThingOut:
+        return ThingOut(id=thing_id, name="x")
+
+    @app.webhooks.post("thing-sold")
+    async def thing_sold(body: Subscription) -> None:
+        return None
+
+    return app
+
+
+def test_document_problems_keeps_the_apps_metadata() -> None:
+    app = metadata_app()
+    expected = app.openapi()
+    app.openapi_schema = None
+    document_problems(app)
+    spec = app.openapi()
+    assert spec["openapi"] == "3.1.1"
+    assert spec["info"] == {
+        "title": "shop",
+        "version": "2.3.4",
+        "summary": "Things, sold.",
+        "description": "The shop's API.",
+        "termsOfService": "https://shop.example/terms",
+        "contact": CONTACT,
+        "license": {"name": "Apache 2.0", "identifier": "Apache-2.0"},
+    }
+    assert spec["servers"] == [{"url": "https://api.shop.example", "description": "production"}]
+    assert spec["tags"] == [{"name": "things", "description": "What the shop sells."}]
+    assert spec["webhooks"] == expected["webhooks"]
+    assert "thing-sold" in spec["webhooks"]
+    assert_problem_response(spec["paths"]["/things/{thing_id}"]["get"], "404")
+    for ref in refs(spec):
+        assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
+
+
+def test_document_problems_wraps_an_openapi_override() -> None:
+    app = metadata_app()
+    default_openapi = app.openapi
+    calls = 0
+
+    def custom_openapi() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        schema = default_openapi()
+        schema["info"]["x-logo"] = {"url": "https://shop.example/logo.png"}
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    document_problems(app)
+    spec = app.openapi()
+    assert spec["info"]["x-logo"] == {"url": "https://shop.example/logo.png"}
+    assert_problem_response(spec["paths"]["/things/{thing_id}"]["get"], "500")
+    assert app.openapi() is spec
+    assert calls == 1
+
+
+def test_document_problems_rebuilds_when_the_cache_is_cleared() -> None:
+    app = metadata_app()
+    document_problems(app)
+    first = app.openapi()
+    assert app.openapi_schema is first
+
+    @app.post("/things")
+    async def create_thing(thing: ThingIn) -> ThingOut:
+        return ThingOut(id=1, name=thing.name)
+
+    assert "/things" not in app.openapi()["paths"]
+    app.openapi_schema = None
+    rebuilt = app.openapi()
+    assert rebuilt is not first
+    assert_problem_response(rebuilt["paths"]["/things"]["post"], "413")
+    assert rebuilt["info"]["contact"]["email"] == "api@shop.example"

@@ -42,6 +42,7 @@ async def test_repeated_statement_is_logged_in_production(
         database_url=sqlite_url,
         environment="production",
         jwt_secret=STRONG_SECRET,
+        cursor_secret=STRONG_SECRET[::-1],
         statement_repeat_threshold=3,
     )
     async with app_client(create_app(settings, title="t", routers=[router])) as client:

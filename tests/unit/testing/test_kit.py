@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -39,25 +40,44 @@ async def test_client_fixture_runs_the_app(client: httpx.AsyncClient) -> None:
 def test_frozen_clock_moves_only_when_told(clock: FrozenClock) -> None:
     start, mono = clock.now(), clock.monotonic()
     assert start == datetime(2026, 1, 1, tzinfo=UTC)
-    assert clock.now() == start
+    assert (clock.now(), clock.monotonic()) == (start, mono)
     clock.advance(timedelta(minutes=2))
+    assert clock.monotonic() - mono == 120.0
     clock.advance(0.5)
+    clock.advance(0)
     assert clock.now() - start == timedelta(seconds=120.5)
-    assert clock.monotonic() - mono == pytest.approx(120.5)
+    assert clock.monotonic() - mono == 120.5
     with pytest.raises(ValueError, match="forward"):
         clock.advance(-1)
+    assert clock.monotonic() - mono == 120.5
+    assert clock.now() - start == timedelta(seconds=120.5)
     with pytest.raises(ValueError, match="aware"):
         FrozenClock(datetime(2026, 1, 1))
 
 
-def test_system_clock_is_aware_utc() -> None:
+def test_system_clock_reads_the_real_clocks() -> None:
     clock = SystemClock()
-    assert clock.now().tzinfo is UTC
-    assert clock.monotonic() <= clock.monotonic()
+    before = datetime.now(UTC)
+    now = clock.now()
+    assert now.tzinfo is UTC
+    assert before <= now <= datetime.now(UTC)
+
+    start = time.monotonic()
+    readings = [clock.monotonic()]
+    while time.monotonic() - start < 0.01:
+        readings.append(clock.monotonic())
+    end = time.monotonic()
+    assert readings == sorted(readings), "monotonic went backwards"
+    assert start <= readings[0] < readings[-1] <= end
+
+
+class Note:
+    id: int
 
 
 def test_memory_store_fixture_is_empty(memory_store: InMemoryStore) -> None:
-    assert memory_store.tables == {}
+    assert type(memory_store) is InMemoryStore
+    assert memory_store.table(Note) == {}
 
 
 async def test_rollback_session_leaves_nothing_behind(sqlite_url: str) -> None:
@@ -101,7 +121,12 @@ async def database(sqlite_url: str) -> AsyncIterator[Database]:
     async with database.engine.begin() as connection:
         await connection.execute(text("CREATE TABLE notes (body TEXT)"))
     yield database
-    await database.dispose()
+    try:
+        async with database.engine.connect() as connection:
+            left = (await connection.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+        assert left == 0, "db_session did not roll back"
+    finally:
+        await database.dispose()
 
 
 async def test_db_session_fixture_rolls_back(database: Database, db_session: AsyncSession) -> None:

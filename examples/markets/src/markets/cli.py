@@ -15,6 +15,7 @@ from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.demo_data import DemoSize, seed_demo
 from tiered.db import Database, is_sqlite
+from tiered.errors import ConfigurationError
 
 app = typer.Typer(
     help="The markets reference service: a prediction-markets API built on tiered.",
@@ -24,12 +25,27 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+def _settings() -> Settings:
+    """The settings, or a readable refusal (exit status 2) instead of a traceback.
+
+    They fail closed: without ``MARKETS_ENVIRONMENT=dev`` (``make serve`` sets
+    it) the environment is ``production``, which refuses the published dev secrets.
+    """
+    try:
+        return Settings()
+    except ConfigurationError as error:
+        console.print(
+            f"markets: {error}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Upgrade the database schema (MARKETS_DATABASE_URL) to REVISION."""
-    settings = Settings()
+    settings = _settings()
     upgrade(settings.database_url, revision)
     console.print(f"[green]database at revision {revision}[/green]")
 
@@ -38,7 +54,7 @@ async def _seed(settings: Settings, size: DemoSize, *, only_if_empty: bool) -> i
     database = Database.from_settings(settings)
     try:
         if only_if_empty:
-            async with MarketsUnitOfWork(database.sessionmaker) as uow:
+            async with MarketsUnitOfWork(database.sessionmaker).read_only() as uow:
                 if await uow.users.count() > 0:
                     return 0
         total = size.users + size.markets + size.positions
@@ -61,7 +77,7 @@ def seed_demo_command(
 ) -> None:
     """Add demo users, markets and positions; running it again adds only what is missing."""
     created = asyncio.run(
-        _seed(Settings(), DemoSize(users, markets, positions), only_if_empty=False)
+        _seed(_settings(), DemoSize(users, markets, positions), only_if_empty=False)
     )
     console.print(f"[green]demo data ready ({created} rows created)[/green]")
 
@@ -88,7 +104,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API with uvicorn (its access log is off: the app logs each request)."""
-    settings = Settings()
+    settings = _settings()
     embedded = is_sqlite(settings.database_url)
     if migrate_first if migrate_first is not None else embedded:
         upgrade(settings.database_url)

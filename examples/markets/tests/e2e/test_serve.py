@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "MARKETS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'var' / 'markets.db'}",
         "MARKETS_LOG_JSON": "true",
+        "MARKETS_ENVIRONMENT": "dev",  # as `make serve` sets it
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "markets", "serve", "--port", str(port)],
@@ -93,3 +95,25 @@ def test_migrated_on_start(server: str, tmp_path_factory: pytest.TempPathFactory
     with sqlite3.connect(database) as connection:
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     assert revision == head_revision(f"sqlite+aiosqlite:///{database}")
+
+
+def test_serve_by_hand_on_the_dev_secrets_refuses_to_start(tmp_path: Path) -> None:
+    """Without MARKETS_ENVIRONMENT the process is production: it says how to fix it, and stops."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MARKETS_")}
+    env["MARKETS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/var/markets.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "markets", "serve", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert "environment defaults to production" in message
+    assert "Set MARKETS_JWT_SECRET and MARKETS_CURSOR_SECRET to a random value" in message
+    assert "set MARKETS_ENVIRONMENT=dev" in message
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before touching the database

@@ -8,6 +8,7 @@ import pytest
 
 from markets.domain.users import Actor, Role, User
 from markets.repositories.unit_of_work import InMemoryMarketsUnitOfWork
+from markets.repositories.users import InMemoryUserRepository
 from tiered.repository import InMemoryStore
 
 
@@ -16,22 +17,22 @@ def uow() -> InMemoryMarketsUnitOfWork:
     return InMemoryMarketsUnitOfWork(InMemoryStore())
 
 
-def _actor(uow: InMemoryMarketsUnitOfWork, role: Role, name: str) -> Actor:
+async def _actor(uow: InMemoryMarketsUnitOfWork, role: Role, name: str) -> Actor:
     user = User(uuid4(), f"{name}@example.com", name.title(), role=role)
-    uow.store.table(User)[user.id] = user
+    await InMemoryUserRepository(uow.store).create(user)
     return Actor(user.id, role)
 
 
 @pytest.fixture
-def alice(uow: InMemoryMarketsUnitOfWork) -> Actor:
-    return _actor(uow, Role.USER, "alice")
+async def alice(uow: InMemoryMarketsUnitOfWork) -> Actor:
+    return await _actor(uow, Role.USER, "alice")
 
 
 @pytest.fixture
-def bob(uow: InMemoryMarketsUnitOfWork) -> Actor:
-    return _actor(uow, Role.USER, "bob")
+async def bob(uow: InMemoryMarketsUnitOfWork) -> Actor:
+    return await _actor(uow, Role.USER, "bob")
 
 
 @pytest.fixture
-def moderator(uow: InMemoryMarketsUnitOfWork) -> Actor:
-    return _actor(uow, Role.MODERATOR, "mona")
+async def moderator(uow: InMemoryMarketsUnitOfWork) -> Actor:
+    return await _actor(uow, Role.MODERATOR, "mona")

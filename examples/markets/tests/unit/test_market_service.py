@@ -180,14 +180,20 @@ async def test_concurrent_stale_update_is_a_conflict(
     uow: InMemoryMarketsUnitOfWork, service: MarketService, alice: Actor
 ) -> None:
     created = await service.create(alice, MarketDraft("race"))
-    async with uow:
-        first = await uow.markets.get_one(created.id)
-        second = await uow.markets.get_one(created.id)
-        first.name = "first"
-        await uow.markets.update(first)
-        second.name = "second"
-        with pytest.raises(StaleVersionError):
-            await uow.markets.update(second)
+
+    async def lose_race() -> None:
+        async with uow:
+            mine = await uow.markets.get_one(created.id)
+            assert await uow.markets.get_one(created.id) is mine, "one object per id"
+            async with InMemoryMarketsUnitOfWork(uow.store) as other:
+                theirs = await other.markets.get_one(created.id)
+                theirs.name = "theirs"
+            mine.name = "mine"
+            await uow.markets.update(mine)
+
+    with pytest.raises(StaleVersionError):
+        await lose_race()
+    assert (await service.get(alice, created.id)).name == "theirs"
 
 
 async def test_rolled_back_volume_change_is_undone(
@@ -203,3 +209,14 @@ async def test_rolled_back_volume_change_is_undone(
     with pytest.raises(RuntimeError):
         await failing_purchase()
     assert (await service.get(alice, live.id)).volume == Decimal(0)
+
+
+async def test_an_amount_finer_than_the_column_is_refused_not_rounded(
+    uow: InMemoryMarketsUnitOfWork, service: MarketService, alice: Actor, bob: Actor
+) -> None:
+    live = await service.create(alice, MarketDraft("fine", status=MarketStatus.ACTIVE))
+    with pytest.raises(InvalidInputError) as caught:
+        await PositionService(uow).buy(bob, live.id, Side.YES, Decimal("0.00005"))
+    assert caught.value.status == 400
+    assert "4 decimal places" in caught.value.message
+    assert (await service.get(bob, live.id)).volume == Decimal(0)

@@ -47,10 +47,8 @@ class InMemoryMarketRepository(_MarketDeclaration, InMemoryRepository[Market]):
     foreign_keys: ClassVar[dict[str, tuple[type[Any], str]]] = {"creator": (User, "creator_id")}
 
     async def add_volume(self, market_id: UUID, amount: Decimal) -> bool:
-        stored = self.rows.get(market_id)
+        stored = self.stored(market_id)
         if stored is None or stored.status is not MarketStatus.ACTIVE:
             return False
-        self.rows[market_id] = replace(
-            stored, volume=stored.volume + amount, version=stored.version + 1
-        )
+        self.write(replace(stored, volume=stored.volume + amount, version=stored.version + 1))
         return True

@@ -29,7 +29,10 @@ from markets.domain.positions import Position, Side
 from markets.domain.users import Role, User
 from tiered.db import ExactDecimal, UtcDateTime
 
-__all__ = ["map_entities", "metadata"]
+__all__ = ["MONEY", "map_entities", "metadata"]
+
+MONEY = ExactDecimal(18, 4)
+"""Volumes and amounts: exact, 4 decimal places, refused (400) rather than rounded."""
 
 metadata = MetaData(
     naming_convention={
@@ -82,7 +85,7 @@ markets = Table(
     Column("creator_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
     Column("status", _enum(MarketStatus, "market_status"), nullable=False),
     Column("outcome", _enum(Outcome, "market_outcome"), nullable=True),
-    Column("volume", ExactDecimal(20, 4), nullable=False),
+    Column("volume", MONEY, nullable=False),
     *_timestamps(),
     Column("version", Integer, nullable=False),
     CheckConstraint("volume >= 0", name="volume_not_negative"),
@@ -99,7 +102,7 @@ positions = Table(
     Column("market_id", Uuid, ForeignKey("markets.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
     Column("side", _enum(Side, "position_side"), nullable=False),
-    Column("amount", ExactDecimal(20, 4), nullable=False),
+    Column("amount", MONEY, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
     Index("ix_positions_market_id", "market_id"),

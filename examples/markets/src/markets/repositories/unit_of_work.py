@@ -17,7 +17,7 @@ from markets.repositories.markets import InMemoryMarketRepository, MarketReposit
 from markets.repositories.positions import InMemoryPositionRepository, PositionRepository
 from markets.repositories.tables import map_entities
 from markets.repositories.users import InMemoryUserRepository, UserRepository
-from tiered.repository import AsyncRepository, InMemoryStore
+from tiered.repository import AsyncRepository, InMemorySession
 from tiered.unit_of_work import AfterCommitHook, InMemoryUnitOfWork, UnitOfWork
 
 __all__ = [
@@ -62,6 +62,8 @@ class MarketsUnitOfWorkPort(Protocol):
 
     def savepoint(self) -> AbstractAsyncContextManager[object]: ...
 
+    def read_only(self) -> AbstractAsyncContextManager[Self]: ...
+
 
 class MarketsUnitOfWork(UnitOfWork):
     users: UserRepository
@@ -79,7 +81,7 @@ class InMemoryMarketsUnitOfWork(InMemoryUnitOfWork):
     markets: InMemoryMarketRepository
     positions: InMemoryPositionRepository
 
-    def bind(self, store: InMemoryStore) -> None:
-        self.users = InMemoryUserRepository(store)
-        self.markets = InMemoryMarketRepository(store)
-        self.positions = InMemoryPositionRepository(store)
+    def bind(self, session: InMemorySession) -> None:
+        self.users = InMemoryUserRepository(session)
+        self.markets = InMemoryMarketRepository(session)
+        self.positions = InMemoryPositionRepository(session)

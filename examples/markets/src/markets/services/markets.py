@@ -64,7 +64,7 @@ class MarketService:
         sort: tuple[SortKey, ...] = (),
         page: PageRequest = _FIRST_PAGE,
     ) -> Page[MarketSummary]:
-        async with self.uow as uow:
+        async with self.uow.read_only() as uow:
             return await uow.markets.find(
                 _visible_filters(viewer, filters),
                 search=search,
@@ -74,7 +74,7 @@ class MarketService:
             )
 
     async def get(self, viewer: Actor | None, market_id: UUID) -> MarketDetail:
-        async with self.uow as uow:
+        async with self.uow.read_only() as uow:
             return await self._detail(uow, viewer, market_id)
 
     async def create(self, actor: Actor, draft: MarketDraft) -> MarketDetail:

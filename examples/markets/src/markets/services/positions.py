@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from markets.domain.errors import MarketNotActiveError, MarketNotFoundError
 from markets.domain.positions import Position, Side
 from markets.domain.users import Actor
+from markets.repositories.tables import MONEY
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import PositionView
 from tiered.clock import Clock, SystemClock
@@ -31,6 +32,7 @@ class PositionService:
         statement, so a market closed concurrently can never take a position, and
         concurrent buys never lose an increment.
         """
+        amount = MONEY.check(amount)
         if amount <= 0:
             raise InvalidInputError("amount must be greater than 0.", code="INVALID_AMOUNT")
         async with self.uow as uow:
@@ -52,7 +54,7 @@ class PositionService:
         sort: tuple[SortKey, ...] = (SortKey("created_at", descending=True),),
         page: PageRequest = _FIRST_PAGE,
     ) -> Page[PositionView]:
-        async with self.uow as uow:
+        async with self.uow.read_only() as uow:
             return await uow.positions.find(
                 [Filter.eq("user_id", actor.user_id)], sort=sort, page=page, into=PositionView
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
@@ -14,7 +14,7 @@ from markets.domain.markets import MarketStatus
 from markets.services.read_models import MarketDetail, MarketSummary
 from tiered.envelope import ApiResponse
 from tiered.errors import problem_responses
-from tiered.http.conditional import etag_for, is_not_modified, not_modified
+from tiered.http.conditional import representation
 from tiered.http.listing import Listing, ListQuery, QueryFilter
 
 router = APIRouter(prefix="/api/v1/markets", tags=["markets"])
@@ -46,22 +46,27 @@ async def list_markets(
     return ApiResponse.of(list(page.items), query.meta(page))
 
 
+def market_representation(detail: MarketDetail) -> bytes:
+    """The exact body of a market's read: its ETag is this body's hash.
+
+    Write routes render the current market the same way to check ``If-Match``.
+    """
+    return ApiResponse[MarketDetail](data=detail).model_dump_json().encode()
+
+
 @router.get(
     "/{market_id}",
     summary="Get one market",
     response_model=ApiResponse[MarketDetail],
-    responses={304: {"description": "Not Modified (If-None-Match matched the ETag)"}},
+    responses={
+        200: {
+            "headers": {"ETag": {"description": "Hash of this body", "schema": {"type": "string"}}}
+        },
+        304: {"description": "Not Modified (If-None-Match matched the ETag)"},
+    },
 )
 async def get_market(
-    market_id: UUID,
-    request: Request,
-    response: Response,
-    service: MarketServiceDep,
-    viewer: ViewerDep,
-) -> Any:
+    market_id: UUID, request: Request, service: MarketServiceDep, viewer: ViewerDep
+) -> Response:
     detail = await service.get(viewer, market_id)
-    etag = etag_for(detail.version)
-    if is_not_modified(request, etag):
-        return not_modified(etag)
-    response.headers["ETag"] = etag
-    return ApiResponse.of(detail)
+    return representation(request, market_representation(detail))

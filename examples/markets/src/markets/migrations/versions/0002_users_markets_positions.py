@@ -78,7 +78,7 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-        sa.Column("volume", ExactDecimal(20, 4), nullable=False),
+        sa.Column("volume", ExactDecimal(18, 4), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -116,7 +116,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("amount", ExactDecimal(20, 4), nullable=False),
+        sa.Column("amount", ExactDecimal(18, 4), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.CheckConstraint("amount > 0", name=op.f("ck_positions_amount_positive")),
         sa.ForeignKeyConstraint(
