@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from tests.contract.text_corpus import NEEDLES, PIVOTS, ROWS
 
 from tiered.db import (
     Database,
@@ -56,64 +57,6 @@ words = Table(
     Column("name", String(80), nullable=False),
 )
 
-ROWS = [
-    "Zürich",
-    "zebra",
-    "ÉCOLE",
-    "école",
-    "Straße",
-    "STRASSE",
-    "ΣΟΦΙΑ",
-    "σοφία",
-    "ΟΔΟΣ ΣΟΦΙΑΣ",
-    "İstanbul",
-    "ISTANBUL",
-    "Ilık",
-    "apple",
-    "Apple",
-    "Ωmega",
-    "ǄEMAL",
-    "ǅemal",
-    "ﬁne",
-    "ᏣᎳᎩ",
-    "МОСКВА",
-    "москва",
-    "🙂 smile",
-    "50% off_now \\o/",
-]
-NEEDLES = [
-    "",
-    "é",
-    "É",
-    "ZÜ",
-    "STRASSE",
-    "straße",
-    "ss",
-    "σ",
-    "ς",
-    "Σ",
-    "ΑΣ",
-    "σοφια",
-    "i",
-    "İ",
-    "ı",
-    "I",
-    "ǆ",
-    "Ǆ",
-    "fi",
-    "ﬁ",
-    "ꮳꮃ",
-    "Ꮳ",
-    "моск",
-    "🙂",
-    "%",
-    "_",
-    "\\",
-    "% off_",
-    "a%e",
-    "p_l",
-]
-PIVOTS = ["", "Apple", "Z", "Zz", "a", "zebra", "É", "é", "Ω", "İstanbul", "ﬁ", "🙂"]
 FOLDING_CORPUS = [
     "ÄÖÜẞß",
     "İstanbul",

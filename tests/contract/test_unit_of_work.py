@@ -87,10 +87,14 @@ async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
 )
 def make_uow(request: pytest.FixtureRequest) -> MakeUnitOfWork:
     """A factory of fresh units of work over one shared database (or store)."""
-    if request.param == "memory":
+    return uow_factory(request, request.param)
+
+
+def uow_factory(request: pytest.FixtureRequest, backend: str) -> MakeUnitOfWork:
+    if backend == "memory":
         store = InMemoryStore()
         return lambda: MemoryShopUnitOfWork(store)
-    database: Database = request.getfixturevalue(f"{request.param}_database")
+    database: Database = request.getfixturevalue(f"{backend}_database")
     return lambda: SqlShopUnitOfWork(database.sessionmaker)
 
 
@@ -461,11 +465,7 @@ async def test_a_reader_does_not_see_uncommitted_writes(make_uow: MakeUnitOfWork
 )
 def make_interleaved_uow(request: pytest.FixtureRequest) -> MakeUnitOfWork:
     """Backends whose writers interleave (SQLite's writers queue instead)."""
-    if request.param == "memory":
-        store = InMemoryStore()
-        return lambda: MemoryShopUnitOfWork(store)
-    database: Database = request.getfixturevalue("postgres_database")
-    return lambda: SqlShopUnitOfWork(database.sessionmaker)
+    return uow_factory(request, request.param)
 
 
 async def test_a_rollback_never_undoes_another_units_commit(

@@ -1,0 +1,65 @@
+# ruff: noqa: RUF001
+"""Mixed-case, non-ASCII text that the text rule is proven on, by every suite."""
+
+from __future__ import annotations
+
+__all__ = ["NEEDLES", "PIVOTS", "ROWS"]
+
+ROWS = [
+    "Zürich",
+    "zebra",
+    "ÉCOLE",
+    "école",
+    "Straße",
+    "STRASSE",
+    "ΣΟΦΙΑ",
+    "σοφία",
+    "ΟΔΟΣ ΣΟΦΙΑΣ",
+    "İstanbul",
+    "ISTANBUL",
+    "Ilık",
+    "apple",
+    "Apple",
+    "Ωmega",
+    "ǄEMAL",
+    "ǅemal",
+    "ﬁne",
+    "ᏣᎳᎩ",
+    "МОСКВА",
+    "москва",
+    "🙂 smile",
+    "50% off_now \\o/",
+]
+NEEDLES = [
+    "",
+    "é",
+    "É",
+    "ZÜ",
+    "STRASSE",
+    "straße",
+    "ss",
+    "σ",
+    "ς",
+    "Σ",
+    "ΑΣ",
+    "σοφια",
+    "i",
+    "İ",
+    "ı",
+    "I",
+    "ǆ",
+    "Ǆ",
+    "fi",
+    "ﬁ",
+    "ꮳꮃ",
+    "Ꮳ",
+    "моск",
+    "🙂",
+    "%",
+    "_",
+    "\\",
+    "% off_",
+    "a%e",
+    "p_l",
+]
+PIVOTS = ["", "Apple", "Z", "Zz", "a", "zebra", "É", "é", "Ω", "İstanbul", "ﬁ", "🙂"]
