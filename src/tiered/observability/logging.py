@@ -119,7 +119,12 @@ def get_logger(name: str | None = None) -> FilteringBoundLogger:
 
 
 def _rendering_processors(*, json: bool) -> list[Processor]:
-    """Exceptions are formatted *before* redaction: their messages can carry secrets."""
+    """Exceptions are formatted *before* redaction: their messages can carry secrets.
+
+    Redaction is the last step before the renderer and hands it plain data
+    and masked text only, so neither orjson's own dataclass support nor the
+    console renderer's `repr` ever meets an object it could print in clear.
+    """
     if json:
         return [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -148,7 +153,11 @@ def _dumps(obj: Any, **_: Any) -> str:
 
 
 def _json_default(obj: Any) -> Any:
-    """Render what JSON cannot hold, and mask it: a `repr` escaped the key walk."""
+    """Render what JSON cannot hold (sets, bytes, decimals, namedtuples), masked again.
+
+    Redaction has already walked these; masking the fallback text too keeps
+    a value that reaches the renderer some other way from printing in clear.
+    """
     if isinstance(obj, set | frozenset):
         return redact_value(list(obj))
     to_structlog = getattr(obj, "__structlog__", None)

@@ -2,51 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from pydantic import BaseModel, ValidationError
 
 from tiered.observability import configure_logging, get_logger
 
 GUIDE = Path(__file__).parents[3] / "docs" / "logging.md"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXZhbHVl"
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+pytestmark = pytest.mark.usefixtures("isolated_logging")
+
+
+@dataclasses.dataclass
+class Creds:
+    user: str
+    password: str
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class ApiKey:
+    owner: str
+    api_key: str
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+class StrictLogin(BaseModel):
+    password: int
 
 
 def _ours(handler: logging.Handler) -> bool:
     return isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_logging() -> Iterator[None]:
-    """Leave structlog, the root logger and uvicorn's loggers as we found them."""
-    root = logging.getLogger()
-    root_level = root.level
-    saved = {}
-    for name in UVICORN_LOGGERS:
-        lg = logging.getLogger(name)
-        saved[name] = (lg.level, lg.propagate, list(lg.handlers))
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    yield
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    for handler in [h for h in root.handlers if _ours(h)]:
-        root.removeHandler(handler)
-    root.setLevel(root_level)
-    for name, (level, propagate, handlers) in saved.items():
-        lg = logging.getLogger(name)
-        lg.setLevel(level)
-        lg.propagate = propagate
-        lg.handlers[:] = handlers
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -179,16 +179,87 @@ def test_unserializable_objects_are_rendered_and_masked(
 ) -> None:
     class Client:
         def __repr__(self) -> str:
-            return "Client(auth='Bearer abc123')"
+            return "Client(upstream='Bearer abc123', password='hunter2')"
 
     configure_logging()
 
     get_logger("app").info("client", client=Client(), ids={3}, big=2**70)
 
     (record,) = _records(capsys)
-    assert record["client"] == "Client(auth='Bearer [REDACTED]')"
+    assert record["client"] == "Client(upstream='Bearer [REDACTED]', password='[REDACTED]')"
     assert record["ids"] == [3]
     assert record["big"] == 2**70
+
+
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "console"])
+def test_objects_are_redacted_before_either_renderer(
+    json_mode: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson would serialise a dataclass itself and the console renderer would `repr` it."""
+    configure_logging(json=json_mode)
+
+    get_logger("app").info(
+        "objects",
+        creds=Creds(user="alice", password="hunter2"),
+        key=ApiKey(owner="bob", api_key="k-123456"),
+        login=Login(username="carol", password="pydantic-pw"),
+    )
+
+    out = capsys.readouterr().out
+    for secret in ("hunter2", "k-123456", "pydantic-pw"):
+        assert secret not in out
+    for name in ("alice", "bob", "carol"):
+        assert name in out
+
+
+def test_objects_are_logged_as_plain_dicts_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging()
+
+    get_logger("app").info("login", creds=Creds(user="alice", password="hunter2"))
+
+    (record,) = _records(capsys)
+    assert record["creds"] == {"user": "alice", "password": "[REDACTED]"}
+
+
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "console"])
+def test_exception_messages_and_tracebacks_are_masked(
+    json_mode: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(json=json_mode)
+    attempt = {"password": "validation-pw"}
+    message = 'upstream said {"token": "json-token"} via redis://:redis-pw@cache:6379/0'
+
+    try:
+        try:
+            StrictLogin.model_validate(attempt)
+        except ValidationError as error:
+            raise RuntimeError(message) from error
+    except RuntimeError:
+        get_logger("app").exception("call failed")
+        logging.getLogger("lib").exception("stdlib call failed")
+
+    out = capsys.readouterr().out
+    for secret in ("validation-pw", "json-token", "redis-pw"):
+        assert secret not in out
+    assert out.count("upstream said") >= 2
+    assert "ValidationError" in out
+    assert "cache:6379/0" in out
+
+
+def test_exception_value_keeps_its_text_around_the_masks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging()
+
+    try:
+        raise ValueError("login failed for {'username': 'bob', 'password': 'hunter2'}")
+    except ValueError:
+        get_logger("app").exception("login failed")
+
+    (record,) = _records(capsys)
+    assert record["exception"][0]["exc_value"] == (
+        "login failed for {'username': 'bob', 'password': '[REDACTED]'}"
+    )
 
 
 def test_console_mode_renders_readable_text(capsys: pytest.CaptureFixture[str]) -> None:
