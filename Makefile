@@ -27,8 +27,11 @@ sync: $(UV) ## Create .venv from uv.lock (exact versions)
 
 # Settings default to production, which refuses the published dev secrets; `make serve`
 # is the local developer's command, so it runs in dev unless told otherwise.
-serve: sync ## Run the markets service in dev (embedded: SQLite under var/, migrates itself)
-	MARKETS_ENVIRONMENT=$${MARKETS_ENVIRONMENT:-dev} $(BIN)/markets serve $(SERVE_ARGS)
+# `make serve PORT=8001` picks another port (an exported PORT is ignored: it often means
+# something else); SERVE_ARGS passes any other option, e.g. SERVE_ARGS="--host 0.0.0.0".
+PORT = 8000
+serve: sync ## Run the markets service in dev on PORT (default 8000; SQLite under var/)
+	MARKETS_ENVIRONMENT=$${MARKETS_ENVIRONMENT:-dev} $(BIN)/markets serve --port $(PORT) $(SERVE_ARGS)
 
 test: sync ## Run the test suite (tests needing absent services are skipped)
 	$(BIN)/pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)

@@ -1,32 +1,130 @@
 """The success envelope: ``{"success": true, "data": …, "meta": …}``.
 
-One shape for every success body lets clients unwrap responses generically;
-``meta`` carries pagination for lists and is ``null`` otherwise.
+One shape for every success body lets clients unwrap responses generically.
+Two types share it so the schema says what ``meta`` holds: :class:`ApiResponse`
+for one resource (``meta`` is ``null``), :class:`PageResponse` for one page of
+a collection (``meta`` is a :class:`PageMeta`, always present).
+
+Every member is always sent, so the response schema marks each one required
+(``"meta": null`` included). Each envelope documents an example built from the
+examples of the type it carries (``json_schema_extra={"examples": [...]}`` on
+the model): a body the route could send, where an example generated from types
+alone shows ``"limit": 0`` and page metadata on single resources.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Iterable
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-__all__ = ["ApiResponse", "PageMeta"]
+__all__ = ["ApiResponse", "PageMeta", "PageResponse"]
 
 T = TypeVar("T")
 
+_EXAMPLE_CURSOR = (
+    "mDGci3EB3pxokZaK9heFEyZEiJrPmn5PW1sidCIsIjIwMjUtMDMtMDJUMTc6NDU6MTIrMDA6MDAiXSxbInUiLCI0YjFhOWM3"
+    "ZS0yZDVmLTRlOGEtOWIzYy02ZjBkMmUxYTdjNGIiXV0"
+)
+
 
 class PageMeta(BaseModel):
-    total: int | None = Field(default=None, description="Rows matching the filters (offset pages).")
-    limit: int
-    offset: int | None = None
-    next_cursor: str | None = Field(default=None, description="Opaque cursor of the next page.")
+    """Where a page sits in its collection, and how to get the next one."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={
+            "examples": [
+                {"total": 57, "limit": 20, "offset": 20, "next_cursor": _EXAMPLE_CURSOR},
+                {"total": None, "limit": 20, "offset": None, "next_cursor": _EXAMPLE_CURSOR},
+            ]
+        },
+    )
+
+    total: int | None = Field(
+        default=None,
+        ge=0,
+        description="Rows matching the filters (offset pages; null on cursor pages).",
+    )
+    limit: int = Field(ge=1, description="The page size applied.")
+    offset: int | None = Field(
+        default=None, ge=0, description="Rows skipped (offset pages; null on cursor pages)."
+    )
+    next_cursor: str | None = Field(
+        default=None,
+        description="Opaque: send it as `cursor` for the next page; null on the last page.",
+    )
+
+
+def _examples_of(annotation: Any) -> list[Any]:
+    """The documented examples of ``annotation``: a model's own, or a list of them."""
+    if get_origin(annotation) is list:
+        items = _examples_of(get_args(annotation)[0])
+        return [items] if items else []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        examples = annotation.model_json_schema(mode="serialization").get("examples", [])
+        return list(examples)
+    return []
+
+
+def _single_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    examples = _examples_of(model.model_fields["data"].annotation)
+    if examples:
+        schema["examples"] = [{"success": True, "data": examples[0], "meta": None}]
+
+
+def _page_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A first page of a longer collection: as many items as ``limit``, and a cursor onwards."""
+    items = _examples_of(model.model_fields["data"].annotation)
+    if items and items[0]:
+        data = items[0]
+        meta = {"total": 10 * len(data) + 7, "limit": len(data), "offset": 0}
+        schema["examples"] = [
+            {"success": True, "data": data, "meta": {**meta, "next_cursor": _EXAMPLE_CURSOR}}
+        ]
+
+
+_ANY_META = WithJsonSchema(
+    {
+        "anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}],
+        "description": "Null for a single resource; a page of a list carries its PageMeta.",
+    }
+)
 
 
 class ApiResponse(BaseModel, Generic[T]):
+    """One resource (or any body that is not a page): ``meta`` is ``null``.
+
+    ``meta`` also accepts an object (a :class:`PageMeta` included), so a page
+    sent in this envelope keeps its shape; its schema then says only "object":
+    use :class:`PageResponse` for pages.
+    """
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True, json_schema_extra=_single_example
+    )
+
     success: Literal[True] = True
     data: T
-    meta: PageMeta | dict[str, Any] | None = None
+    meta: Annotated[PageMeta | dict[str, Any] | None, _ANY_META] = None
 
     @classmethod
     def of(cls, data: T, meta: PageMeta | dict[str, Any] | None = None) -> ApiResponse[T]:
         return cls(data=data, meta=meta)
+
+
+class PageResponse(BaseModel, Generic[T]):
+    """One page of a collection: ``data`` holds its items, ``meta`` where it sits."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True, json_schema_extra=_page_example
+    )
+
+    success: Literal[True] = True
+    data: list[T]
+    meta: PageMeta
+
+    @classmethod
+    def of(cls, items: Iterable[T], meta: PageMeta) -> PageResponse[T]:
+        return cls(data=list(items), meta=meta)

@@ -81,33 +81,52 @@ class AppSettings(BaseSettings):
     )
 
     app_name: str = "tiered-app"
+    """Names the service in the lifecycle log lines."""
     environment: Environment = Environment.PRODUCTION
+    """`dev`, `test` or `production`; `production` refuses weak or published signing secrets,
+    and anything deployed (staging included) is `production`."""
     log_level: str = "INFO"
+    """Lowest level logged: `DEBUG`, `INFO`, `WARNING`, `ERROR`."""
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: console in dev, JSON elsewhere."
     )
 
     database_url: str = "sqlite+aiosqlite:///var/app.db"
+    """SQLite (`sqlite+aiosqlite:///…`) or PostgreSQL (`postgresql+asyncpg://…`)."""
     database_echo: bool = False
+    """Log every SQL statement (SQLAlchemy's `echo`)."""
     database_pool_size: int = Field(default=5, ge=1)
+    """Connections a server database's pool keeps open."""
     database_max_overflow: int = Field(default=10, ge=0)
+    """Connections opened beyond the pool under load."""
     database_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a free pooled connection."""
     database_pool_recycle: int = Field(default=1800, ge=-1)
+    """Seconds after which a pooled connection is replaced (-1: never)."""
     database_connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait when opening a database connection."""
 
     redis_url: str | None = None
+    """Redis is used, and probed, only when set."""
     redis_timeout: float = Field(default=1.0, gt=0)
+    """Seconds to connect to Redis and for each command."""
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    """Signs access tokens; in `production` at least 32 bytes, not a published default, at
+    least 8 distinct characters."""
     cursor_secret: SecretStr = Field(
         default=SecretStr(DEV_CURSOR_SECRET),
         description="Signs pagination cursors; a key of its own, not the JWT secret.",
     )
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins allowed by CORS, comma-separated or a JSON list; when empty, no CORS headers."""
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses or networks whose `X-Forwarded-For` is believed."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest request body in bytes; a larger one gets a 413 problem."""
     health_check_timeout: float = Field(default=2.0, gt=0)
+    """Seconds each `/health/ready` probe may take."""
     statement_repeat_threshold: int = Field(
         default=5,
         ge=0,

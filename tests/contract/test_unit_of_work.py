@@ -17,8 +17,6 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.contract.repository.conftest import BASE_TIME
 from tests.contract.repository.domain import (
-    InMemoryItemRepository,
-    InMemoryOwnerRepository,
     Item,
     ItemRepository,
     Owner,
@@ -33,7 +31,7 @@ from tiered.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from tiered.repository import Filter, InMemorySession, InMemoryStore
+from tiered.repository import Filter, Increment, InMemorySession, InMemoryStore
 from tiered.testing import scratch_database
 from tiered.unit_of_work import (
     AfterCommitHook,
@@ -44,22 +42,23 @@ from tiered.unit_of_work import (
 )
 
 
-class SqlShopUnitOfWork(UnitOfWork):
+class ShopRepositories:
+    """The repositories of both units of work: one declaration, either backend."""
+
     items: ItemRepository
     owners: OwnerRepository
 
-    def bind(self, session: AsyncSession) -> None:
+    def create_repositories(self, session: AsyncSession | InMemorySession) -> None:
         self.items = ItemRepository(session)
         self.owners = OwnerRepository(session)
 
 
-class MemoryShopUnitOfWork(InMemoryUnitOfWork):
-    items: InMemoryItemRepository
-    owners: InMemoryOwnerRepository
+class SqlShopUnitOfWork(ShopRepositories, UnitOfWork):
+    pass
 
-    def bind(self, session: InMemorySession) -> None:
-        self.items = InMemoryItemRepository(session)
-        self.owners = InMemoryOwnerRepository(session)
+
+class MemoryShopUnitOfWork(ShopRepositories, InMemoryUnitOfWork):
+    pass
 
 
 ShopUnitOfWork = SqlShopUnitOfWork | MemoryShopUnitOfWork
@@ -565,6 +564,31 @@ async def test_a_queued_sqlite_writer_gives_up_with_a_503(sqlite_database: Datab
     assert await stored_owner_names(lambda: SqlShopUnitOfWork(sqlite_database.sessionmaker)) == [
         "holder"
     ]
+
+
+async def test_fifty_concurrent_increments_sum_exactly(
+    make_sql_uow: Callable[[], SqlShopUnitOfWork],
+) -> None:
+    """``update_where`` with an ``Increment`` is computed by the database: none is lost."""
+    ada = owner("ada")
+    item = Item(uuid.uuid4(), "counter", ada.id, "open", Decimal("0"), BASE_TIME)
+    async with make_sql_uow() as uow:
+        await uow.owners.create(ada)
+        await uow.items.create(item)
+
+    async def increment(amount: Decimal) -> None:
+        async with make_sql_uow() as uow:
+            await asyncio.sleep(0)
+            assert await uow.items.update_where(
+                [Filter.eq("id", item.id), Filter.eq("status", "open")],
+                {"score": Increment(amount)},
+            )
+
+    amounts = [Decimal(f"{index}.{index:02d}") for index in range(1, 51)]
+    await asyncio.gather(*(increment(amount) for amount in amounts))
+    async with make_sql_uow().read_only() as reader:
+        stored = await reader.items.get_one(item.id)
+    assert (stored.score, stored.version) == (sum(amounts), 51)
 
 
 # -- PostgreSQL: real concurrency ------------------------------------------------------

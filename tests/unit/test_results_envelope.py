@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from tiered.envelope import ApiResponse, PageMeta
+import pytest
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from tiered.envelope import ApiResponse, PageMeta, PageResponse
 from tiered.results import Err, Ok, Result, UnwrapError
 
 
@@ -53,3 +57,76 @@ def test_envelope_shape() -> None:
         "meta": {"total": 2, "limit": 50, "offset": 0, "next_cursor": None},
     }
     assert ApiResponse.of("x").model_dump() == {"success": True, "data": "x", "meta": None}
+
+
+def test_page_envelope_shape() -> None:
+    meta = PageMeta(total=2, limit=50, offset=0)
+    body = PageResponse.of(iter([1, 2]), meta).model_dump()
+    assert body == {
+        "success": True,
+        "data": [1, 2],
+        "meta": {"total": 2, "limit": 50, "offset": 0, "next_cursor": None},
+    }
+    assert body == ApiResponse.of([1, 2], meta).model_dump()
+
+
+def test_page_meta_refuses_impossible_pages() -> None:
+    for values in ({"limit": 0}, {"limit": 5, "total": -1}, {"limit": 5, "offset": -1}):
+        with pytest.raises(PydanticValidationError):
+            PageMeta.model_validate(values)
+
+
+def test_page_meta_examples_are_page_metas() -> None:
+    examples = PageMeta.model_json_schema()["examples"]
+    assert len(examples) == 2
+    for example in examples:
+        assert PageMeta.model_validate(example).model_dump() == example
+        assert example["next_cursor"]
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": 1, "note": None}, {"id": 2, "note": "second"}]}
+    )
+
+    id: int
+    note: str | None
+
+
+class Bare(BaseModel):
+    id: int
+
+
+def response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(mode="serialization")
+
+
+def test_single_resource_example_has_no_page() -> None:
+    schema = response_schema(ApiResponse[Item])
+    assert schema["examples"] == [{"success": True, "data": {"id": 1, "note": None}, "meta": None}]
+    assert "$ref" not in str(schema["properties"]["meta"])
+    assert {"type": "null"} in schema["properties"]["meta"]["anyOf"]
+    assert set(schema["required"]) == {"success", "data", "meta"}
+    ApiResponse[Item].model_validate(schema["examples"][0])
+
+
+def test_page_example_is_a_consistent_page() -> None:
+    schema = response_schema(PageResponse[Item])
+    (example,) = schema["examples"]
+    assert example["data"] == [{"id": 1, "note": None}, {"id": 2, "note": "second"}]
+    meta = example["meta"]
+    assert meta["limit"] == len(example["data"])
+    assert meta["total"] >= len(example["data"])
+    assert meta["offset"] == 0
+    assert isinstance(meta["next_cursor"], str)
+    assert schema["properties"]["meta"] == {"$ref": "#/$defs/PageMeta"}
+    assert set(schema["required"]) == {"success", "data", "meta"}
+    PageResponse[Item].model_validate(example)
+
+
+def test_envelopes_of_types_without_examples_have_none() -> None:
+    assert "examples" not in response_schema(ApiResponse[Bare])
+    assert "examples" not in response_schema(PageResponse[Bare])
+    assert "examples" not in response_schema(ApiResponse[int])
+    list_of_items = response_schema(ApiResponse[list[Item]])
+    assert list_of_items["examples"][0]["data"][1]["id"] == 2

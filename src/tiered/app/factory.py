@@ -14,6 +14,7 @@ from tiered.app.state import app_state
 from tiered.errors import document_problems, install_problem_handlers, problems_router
 from tiered.http.body_limit import BodyLimitMiddleware
 from tiered.http.docs import install_offline_docs
+from tiered.http.listing import validate_listings
 from tiered.http.request_context import RequestContextMiddleware
 from tiered.http.security_headers import SecurityHeadersMiddleware
 from tiered.http.statement_guard import StatementGuardMiddleware
@@ -32,20 +33,24 @@ def _probes(request: Request) -> list[HealthProbe]:
 def create_app(
     settings: AppSettings,
     *,
-    title: str,
+    title: str | None = None,
     version: str = "0.1.0",
     description: str = "",
     routers: Sequence[APIRouter] = (),
     resources: Sequence[Resource] = (),
     body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """Build the app; middleware from outermost to innermost:
+    """Build the app (titled ``settings.app_name`` unless ``title`` says otherwise).
+
+    Every ``Listing`` a route depends on is validated here, so a misdeclared
+    repository fails at startup, not at its first request. Middleware from
+    outermost to innermost:
 
     proxy headers (only with trusted proxies) → security headers → request
     context → CORS (only with origins) → body limit → N+1 guard → routes.
     """
     app = FastAPI(
-        title=title,
+        title=title or settings.app_name,
         version=version,
         description=description,
         lifespan=build_lifespan(settings, resources),
@@ -63,6 +68,7 @@ def create_app(
         app.include_router(router)
     install_offline_docs(app)
     document_problems(app)
+    validate_listings(app)
 
     if settings.statement_repeat_threshold:
         app.add_middleware(

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from tiered.errors.hierarchy import AppError, NotFoundError
+from tiered.errors.openapi import problem_responses
 from tiered.errors.problem import PROBLEMS_PATH, problem_type_uri
 
 __all__ = ["ProblemType", "problem_types", "problems_router"]
@@ -87,6 +88,11 @@ def problems_router() -> APIRouter:
     @router.get(
         "",
         summary="List problem types",
+        description=(
+            "Every problem type this API can answer with: its title, HTTP status and default "
+            "code. Anyone may call it. HTML by default; JSON when `Accept` asks for JSON and "
+            "not for HTML."
+        ),
         response_class=HTMLResponse,
         responses=_json_alternative({"type": "array", "items": _ONE.json_schema()}),
     )
@@ -102,8 +108,16 @@ def problems_router() -> APIRouter:
     @router.get(
         "/{slug}",
         summary="Describe one problem type",
+        description=(
+            "What one problem type means: the page a problem's `type` member links to. Anyone "
+            "may call it. HTML by default; JSON when `Accept` asks for JSON and not for HTML. "
+            "An unknown slug is a 404 problem."
+        ),
         response_class=HTMLResponse,
-        responses=_json_alternative(_ONE.json_schema()),
+        responses={
+            **_json_alternative(_ONE.json_schema()),
+            **problem_responses(_UnknownProblemTypeError("No problem type is named 'example'.")),
+        },
     )
     async def describe_problem_type(slug: str, request: Request) -> Response:
         problem = problem_types().get(slug)

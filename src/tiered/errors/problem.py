@@ -18,9 +18,11 @@ __all__ = [
     "FieldErrorModel",
     "ProblemDetails",
     "ProblemResponse",
+    "problem_document",
     "problem_for_error",
     "problem_for_status",
     "problem_type_uri",
+    "status_document",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -91,9 +93,9 @@ def _document(
     return body
 
 
-def problem_for_error(error: AppError, *, instance: str, request_id: str | None) -> ProblemResponse:
-    """Render an :class:`AppError` with the status, code and headers it declares."""
-    body = _document(
+def problem_document(error: AppError, *, instance: str, request_id: str | None) -> dict[str, Any]:
+    """The body an :class:`AppError` renders as; OpenAPI examples are built with it too."""
+    return _document(
         type_=problem_type_uri(error.slug),
         title=error.title,
         status=error.status,
@@ -104,6 +106,27 @@ def problem_for_error(error: AppError, *, instance: str, request_id: str | None)
         extensions=error.details,
         errors=error.errors if isinstance(error, ValidationError) else None,
     )
+
+
+def status_document(
+    status: int, *, instance: str, request_id: str | None, detail: str | None = None
+) -> dict[str, Any]:
+    """The body of a plain HTTP error: ``type`` is ``about:blank``, ``code`` the status name."""
+    phrase = HTTPStatus(status).phrase
+    return _document(
+        type_="about:blank",
+        title=phrase,
+        status=status,
+        detail=detail or phrase,
+        instance=instance,
+        code=HTTPStatus(status).name,
+        request_id=request_id,
+    )
+
+
+def problem_for_error(error: AppError, *, instance: str, request_id: str | None) -> ProblemResponse:
+    """Render an :class:`AppError` with the status, code and headers it declares."""
+    body = problem_document(error, instance=instance, request_id=request_id)
     return ProblemResponse(body, status_code=error.status, headers=error.headers())
 
 
@@ -116,14 +139,5 @@ def problem_for_status(
     headers: Mapping[str, str] | None = None,
 ) -> ProblemResponse:
     """A plain HTTP error (unknown route, wrong method): ``type`` is ``about:blank``."""
-    phrase = HTTPStatus(status).phrase
-    body = _document(
-        type_="about:blank",
-        title=phrase,
-        status=status,
-        detail=detail or phrase,
-        instance=instance,
-        code=HTTPStatus(status).name,
-        request_id=request_id,
-    )
+    body = status_document(status, instance=instance, request_id=request_id, detail=detail)
     return ProblemResponse(body, status_code=status, headers=dict(headers or {}))

@@ -1,27 +1,36 @@
 """List endpoints' query strings → repository query specs.
 
-A :class:`Listing` declares what a collection accepts (filters, text search,
-sortable fields, page sizes) and produces a FastAPI dependency whose
-parameters appear in OpenAPI. Anything else in the query string is a 400
-problem, as is a sort on a field outside the allow-list, a page size out of
-range, a tampered cursor or one issued for another query, and a control
-character in any value (a NUL would otherwise reach the database, which
-PostgreSQL refuses with an error instead of a 400).
+A :class:`Listing` is built from a repository class: its client allow-lists
+(``filter_fields``, ``sort_fields``, ``search_fields``) are the only ones, the
+parameters' types come from the mapping, and the full order (the id last) is
+the repository's. It produces a FastAPI dependency whose parameters appear in
+OpenAPI. A value the schema forbids (``limit=abc``, ``limit=1000000``) is a 422
+like every schema violation; anything else in the query string is a 400
+problem: an unknown or repeated parameter, a sort outside the allow-list, a
+tampered cursor or one issued for another query, and a control character in
+any value (a NUL would otherwise reach the database).
+
+The cursor codec is an explicit dependency (:func:`cursor_codec`): apps built
+by ``create_app`` have one; others provide it with
+``app.dependency_overrides[cursor_codec]``, and :func:`validate_listings`
+refuses to start without one.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Query
+from fastapi import Depends, FastAPI, Query
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 
 from tiered.envelope import PageMeta
-from tiered.errors import FieldError, InvalidInputError
+from tiered.errors import ConfigurationError, FieldError, InvalidInputError
 from tiered.repository.cursor import CursorCodec
 from tiered.repository.query import (
     DEFAULT_PAGE_SIZE,
@@ -33,11 +42,11 @@ from tiered.repository.query import (
     Op,
     Page,
     SortKey,
-    ordering,
     parse_sort,
 )
+from tiered.repository.repository import Repository
 
-__all__ = ["ListQuery", "Listing", "QueryFilter"]
+__all__ = ["ListQuery", "Listing", "QueryFilter", "cursor_codec", "validate_listings"]
 
 SEARCH_PARAMETER = "q"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -47,12 +56,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class QueryFilter:
     """One query-string filter: ``?name=value`` → ``Filter(field, op, value)``.
 
+    ``field`` (default: ``name``) must be one of the repository's
+    ``filter_fields``; ``annotation`` defaults to the column's Python type.
     ``many=True`` accepts the parameter repeatedly (``?status=a&status=b``) and
     filters with ``IN``.
     """
 
     name: str
-    annotation: Any
+    annotation: Any = None
     field: str | None = None
     op: Op = Op.EQ
     many: bool = False
@@ -73,11 +84,15 @@ class ListQuery:
     codec: CursorCodec = field(repr=False)
 
     def meta(self, page: Page[Any]) -> PageMeta:
-        """Pagination metadata; ``next_cursor`` continues after this page, for this query only."""
+        """Pagination metadata; ``next_cursor`` continues after this page, for this query only.
+
+        The cursor is encoded in the order the repository read the page in.
+        """
         cursor = None
         if page.next_after:
+            order = page.order or self.order
             cursor = self.codec.encode(
-                page.next_after, self.order, filters=self.filters, search=self.search
+                page.next_after, order, filters=self.filters, search=self.search
             )
         return PageMeta(total=page.total, limit=page.limit, offset=page.offset, next_cursor=cursor)
 
@@ -94,30 +109,102 @@ def _invalid(pointer: str, detail: str, code: str = "INVALID_QUERY") -> InvalidI
     )
 
 
+def cursor_codec(request: Request) -> CursorCodec:
+    """The app's cursor codec; override this dependency to provide one outside ``create_app``."""
+    codec = getattr(request.app.state, "cursor_codec", None)
+    if not isinstance(codec, CursorCodec):
+        raise ConfigurationError(_NO_CODEC)
+    return codec
+
+
+_NO_CODEC = (
+    "a Listing needs a CursorCodec: build the app with tiered.app.create_app, or set "
+    "app.dependency_overrides[tiered.http.listing.cursor_codec] = lambda: CursorCodec(secret)"
+)
+_LISTING_ATTRIBUTE = "__tiered_listing__"
+
+
 class Listing:
+    """The query string of one repository's list endpoint.
+
+    Every field of the repository's ``filter_fields`` is a ``?field=value``
+    parameter; ``filters`` refine some (several values, another operator, a
+    description) or add others on the same fields (``max_price`` → ``price <=``).
+    """
+
     def __init__(
         self,
+        repository: type[Repository[Any]],
         *,
-        sort_fields: Collection[str],
-        default_sort: str = "",
         filters: Sequence[QueryFilter] = (),
-        search: bool = False,
+        default_sort: str = "",
         default_limit: int = DEFAULT_PAGE_SIZE,
         max_limit: int = MAX_PAGE_SIZE,
-        id_field: str = "id",
     ) -> None:
-        self.sort_fields = frozenset(sort_fields)
+        repository.check_declaration()
+        self.repository = repository
+        self.sort_fields = repository.sort_fields
         self.default_sort = parse_sort(default_sort, self.sort_fields)
-        self.filters = tuple(filters)
-        self.search = search
+        declaration = repository.declaration()
+        given = tuple(filters or ())
+        targeted = {item.target for item in given}
+        filters = given + tuple(
+            QueryFilter(name) for name in sorted(repository.filter_fields - targeted)
+        )
+        self.filters = tuple(
+            item
+            if item.annotation is not None
+            else QueryFilter(
+                item.name,
+                declaration.python_types.get(item.target, str),
+                item.field,
+                item.op,
+                item.many,
+                item.description,
+            )
+            for item in filters
+        )
+        outside = sorted(i.target for i in self.filters if i.target not in repository.filter_fields)
+        if outside:
+            raise ConfigurationError(
+                f"Listing of {repository.__name__}: {', '.join(outside)} not in its filter_fields"
+            )
+        self.search = bool(repository.search_fields)
         self.default_limit = default_limit
         self.max_limit = max_limit
-        self.id_field = id_field
-        self.allowed = frozenset(
+        self.single = frozenset(
             {"limit", "offset", "cursor", "sort"}
-            | {item.name for item in self.filters}
-            | ({SEARCH_PARAMETER} if search else set())
+            | {item.name for item in self.filters if not item.many}
+            | ({SEARCH_PARAMETER} if self.search else set())
         )
+        self.allowed = self.single | {item.name for item in self.filters}
+
+    def problems(self) -> tuple[InvalidInputError, ...]:
+        """One real error per 400 code this listing answers (for ``problem_responses``).
+
+        Each is produced by the code that produces it for a client, so a route's
+        documented examples cannot drift from its answers.
+        """
+        produced: list[InvalidInputError] = [
+            _invalid("/offset", "use either offset or cursor", "INVALID_PAGE"),
+            _invalid(_pointer("colour"), "unknown parameter 'colour'"),
+        ]
+        for attempt in (
+            lambda: parse_sort("popularity", self.sort_fields),
+            lambda: CursorCodec(b"example").decode("not-a-cursor", ()),
+        ):
+            try:
+                attempt()
+            except InvalidInputError as error:
+                produced.append(error)
+        return tuple(produced)
+
+    def validate(self, app: FastAPI) -> None:
+        """Refuse to start what would fail later: a codec is needed to page."""
+        self.repository.check_declaration()
+        codec = getattr(app.state, "cursor_codec", None)
+        if not isinstance(codec, CursorCodec) and cursor_codec not in app.dependency_overrides:
+            raise ConfigurationError(_NO_CODEC)
 
     def _parameters(self) -> list[inspect.Parameter]:
         keyword = inspect.Parameter.KEYWORD_ONLY
@@ -125,13 +212,17 @@ class Listing:
         parameters = [
             inspect.Parameter("request", keyword, annotation=Request),
             inspect.Parameter(
+                "codec", keyword, annotation=CursorCodec, default=Depends(cursor_codec)
+            ),
+            inspect.Parameter(
                 "limit",
                 keyword,
                 annotation=int,
                 default=Query(
                     self.default_limit,
+                    ge=1,
+                    le=self.max_limit,
                     description=f"Page size, 1 to {self.max_limit}.",
-                    json_schema_extra={"minimum": 1, "maximum": self.max_limit},
                 ),
             ),
             inspect.Parameter(
@@ -140,8 +231,9 @@ class Listing:
                 annotation=int | None,
                 default=Query(
                     None,
+                    ge=0,
+                    le=MAX_OFFSET,
                     description="Rows to skip (offset pages; not with `cursor`).",
-                    json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET},
                 ),
             ),
             inspect.Parameter(
@@ -185,28 +277,33 @@ class Listing:
         return parameters
 
     def dependency(self) -> Callable[..., Awaitable[ListQuery]]:
-        async def list_query(request: Request, **values: Any) -> ListQuery:
-            return self.parse(request, values)
+        async def list_query(request: Request, codec: CursorCodec, **values: Any) -> ListQuery:
+            return self.parse(request, codec, values)
 
         list_query.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             self._parameters(), return_annotation=ListQuery
         )
+        setattr(list_query, _LISTING_ATTRIBUTE, self)
         return list_query
 
-    def parse(self, request: Request, values: dict[str, Any]) -> ListQuery:
+    def parse(self, request: Request, codec: CursorCodec, values: dict[str, Any]) -> ListQuery:
         unknown = sorted(set(request.query_params) - self.allowed)
         if unknown:
             raise _invalid(_pointer(unknown[0]), f"unknown parameter {unknown[0]!r}")
+        repeated = sorted(
+            name for name in self.single if len(request.query_params.getlist(name)) > 1
+        )
+        if repeated:
+            raise _invalid(_pointer(repeated[0]), f"{repeated[0]} given more than once")
         _refuse_control_characters(request)
         sort = parse_sort(values.get("sort"), self.sort_fields) or self.default_sort
-        order = ordering(sort, self.id_field)
+        order = self.repository.ordering(sort)
         filters = tuple(
             Filter(item.target, Op.IN if item.many else item.op, _value(values[item.name], item))
             for item in self.filters
             if values.get(item.name) is not None
         )
         search = values.get(SEARCH_PARAMETER)
-        codec: CursorCodec = request.app.state.cursor_codec
         limit = int(values["limit"])
         cursor, offset = values.get("cursor") or None, values.get("offset")
         page: OffsetPage | CursorPage
@@ -229,3 +326,32 @@ def _refuse_control_characters(request: Request) -> None:
 
 def _value(raw: Any, item: QueryFilter) -> Any:
     return tuple(raw) if item.many else raw
+
+
+def validate_listings(app: FastAPI) -> None:
+    """Validate every :class:`Listing` the app's routes depend on (at startup)."""
+    for route in _api_routes(app.routes):
+        for listing in _listings(route.dependant):
+            listing.validate(app)
+
+
+def _api_routes(routes: Sequence[Any]) -> Iterator[APIRoute]:
+    """Every ``APIRoute``, included routers' and mounts' too."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+            continue
+        included = getattr(route, "original_router", None)  # FastAPI's lazy include
+        children = getattr(included if included is not None else route, "routes", None)
+        if isinstance(children, Sequence):
+            yield from _api_routes(children)
+
+
+def _listings(dependant: Dependant) -> list[Listing]:
+    found = []
+    listing = getattr(dependant.call, _LISTING_ATTRIBUTE, None)
+    if isinstance(listing, Listing):
+        found.append(listing)
+    for sub in dependant.dependencies:
+        found += _listings(sub)
+    return found

@@ -1,10 +1,19 @@
-"""Per-request context: id, access log, metrics and the last-resort 500.
+"""Per-request context: id, access log, metrics, HEAD and the last-resort 500.
 
-One pure-ASGI layer does all four because they share the same bookkeeping
+One pure-ASGI layer does all of it because they share the same bookkeeping
 (start time, status, request id) and every extra layer costs CPU on every
 request. The catch-all lives here rather than in Starlette's outermost
 ``ServerErrorMiddleware`` so that the 500 problem still carries the request id
 and passes through the security-headers layer, which is mounted outside this one.
+
+HEAD (RFC 9110 §9.3.2) must work wherever GET does. Starlette routes and static
+files already answer it, FastAPI's path operations do not; and adding HEAD to
+their methods would make the OpenAPI schema list a second operation per GET.
+So a HEAD request goes to the app as it is, and only when the answer is a 405
+is it replayed as a GET: an explicit HEAD route still wins, the schema is
+untouched, and other requests pay nothing. Every HEAD response goes out with
+the headers of the GET (``Content-Length`` and ``ETag`` included) and no body,
+whatever the server does; a 405 that allows GET also allows HEAD, and says so.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from tiered.observability.metrics import HttpMetrics
 __all__ = ["RequestContextMiddleware"]
 
 _HEADER = REQUEST_ID_HEADER.encode("latin-1")
-_UNMATCHED_ROUTE = "<unmatched>"
+_ALLOW = b"allow"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -34,10 +43,52 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else _UNMATCHED_ROUTE
+def _allowed(message: Message) -> list[str] | None:
+    """The methods of a response's ``Allow`` header, ``None`` without one."""
+    for key, value in message.get("headers", ()):
+        if key.lower() == _ALLOW:
+            return [method.strip() for method in value.decode("latin-1").split(",")]
+    return None
+
+
+def _allow_head_with_get(message: Message) -> None:
+    """A 405 whose ``Allow`` has GET lists HEAD too: this layer answers it."""
+    allowed = _allowed(message)
+    if allowed is None or "GET" not in allowed or "HEAD" in allowed:
+        return
+    value = ", ".join([*allowed, "HEAD"]).encode("latin-1")
+    message["headers"] = [
+        (key, value if key.lower() == _ALLOW else original) for key, original in message["headers"]
+    ]
+
+
+async def _answer_head(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve a HEAD request; on a 405, answer what a GET gets, without its body.
+
+    Any 405 is replayed, not only one whose ``Allow`` has GET: the router
+    reports the methods of the first route on the path, so a POST route
+    declared before the GET one would otherwise hide it.
+    """
+    original = dict(scope)
+    replay = False
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    async def send_unless_refused(message: Message) -> None:
+        nonlocal replay
+        if message["type"] == "http.response.start" and message["status"] == 405:
+            replay = True
+        if not replay:
+            await send_headers_only(message)
+
+    await app(scope, receive, send_unless_refused)
+    if replay:
+        await app({**original, "method": "GET"}, receive, send_headers_only)
 
 
 class RequestContextMiddleware:
@@ -70,11 +121,16 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), echoed]
+                if status == 405:
+                    _allow_head_with_get(message)
             await send(message)
 
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            if scope["method"] == "HEAD":
+                await _answer_head(self.app, scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             self.log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if response_started:
@@ -96,5 +152,5 @@ class RequestContextMiddleware:
                 client=scope["client"][0] if scope.get("client") else None,
             )
             if self.metrics is not None:
-                self.metrics.observe(scope["method"], _route_template(scope), status, elapsed)
+                self.metrics.observe_request(scope, status, elapsed)
             structlog.contextvars.reset_contextvars(**tokens)

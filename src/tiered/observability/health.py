@@ -70,14 +70,30 @@ class DependencyUnavailableError(ExternalServiceError):
 def health_router(*, probes: Callable[[Request], Sequence[HealthProbe]]) -> APIRouter:
     router = APIRouter(prefix="/health", tags=["health"])
 
-    @router.get("/live", summary="The process is up")
+    @router.get(
+        "/live",
+        summary="The process is up",
+        description=(
+            "200 while the process answers; it checks no dependency, so an outage elsewhere "
+            "never restarts it. Anyone may call it (liveness probes)."
+        ),
+    )
     async def live() -> HealthReport:
         return HealthReport(status="ok", checks={})
 
     @router.get(
         "/ready",
         summary="Every dependency answers",
-        responses=problem_responses(503),
+        description=(
+            "Runs every dependency probe concurrently, each within its timeout, on every "
+            "call: 200 when all answer, else 503 `NOT_READY` with `checks` naming those down, "
+            "and `Retry-After`. Anyone may call it (readiness probes, load balancers)."
+        ),
+        responses=problem_responses(
+            DependencyUnavailableError(
+                "Unavailable: database.", details={"checks": {"database": "unavailable"}}
+            )
+        ),
         response_model=HealthReport,
     )
     async def ready(request: Request) -> Any:

@@ -2,23 +2,133 @@
 
 A registry per app (rather than the process-global default) lets tests and
 multi-app processes build apps repeatedly without duplicate-metric errors.
+
+Requests are labelled by route *template* (``/api/v1/markets/{market_id}``),
+never by raw path, so the number of series stays bounded whatever clients
+send: a path that no route would serve is ``<unmatched>``, and an unknown
+method is ``<other>``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from fastapi.routing import RouteContext, iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
-__all__ = ["HttpMetrics", "metrics_endpoint"]
+__all__ = ["UNMATCHED_ROUTE", "HttpMetrics", "RouteTemplates", "metrics_endpoint"]
 
+UNMATCHED_ROUTE = "<unmatched>"
+OTHER_METHOD = "<other>"
+_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
+)
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RouteTemplates:
+    """The template of the route that served a request, or would have served it.
+
+    A routed request names its route in the scope; the route's template is
+    looked up by identity, because a route inside an included router carries
+    its path *without* the include prefix (the flattened route contexts have
+    the full one). A response produced before routing (a 413 from the body
+    limit) or by a route that does not name itself (``/openapi.json``, a
+    static mount) is matched against the app's routes as the router would,
+    and the answer is cached per method and path in a bounded LRU, so repeated
+    asset and scanner paths cost one dictionary lookup.
+
+    The tables are built on first use and rebuilt when routing names a route
+    they do not know (one added after the first request).
+    """
+
+    def __init__(self, *, max_cached_paths: int = 4096) -> None:
+        self.max_cached_paths = max_cached_paths
+        self._routes: list[tuple[RouteContext, str]] = []
+        self._by_route: dict[int, str | None] = {}
+        self._unknown: set[int] = set()
+        self._by_path: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._built_for: object = None
+
+    @property
+    def cached_paths(self) -> int:
+        return len(self._by_path)
+
+    def of(self, scope: Scope) -> str:
+        app = scope.get("app")
+        app_routes: Iterable[BaseRoute] | None = getattr(app, "routes", None)
+        route = scope.get("route")
+        if app_routes is None:
+            path = getattr(route, "path_format", None)
+            return path if isinstance(path, str) else UNMATCHED_ROUTE
+        if self._built_for is not app:
+            self._build(app, app_routes)
+        if route is not None:
+            key = id(route)
+            if key not in self._by_route and key not in self._unknown:
+                self._build(app, app_routes)
+                if key not in self._by_route:
+                    self._unknown.add(key)
+            template = self._by_route.get(key)
+            if template is not None:
+                return template
+        return self._match(scope)
+
+    def _build(self, app: object, app_routes: Iterable[BaseRoute]) -> None:
+        routes: list[tuple[RouteContext, str]] = []
+        by_route: dict[int, str | None] = {}
+        for context in iter_route_contexts(list(app_routes)):
+            template = context.path_format
+            if not isinstance(template, str):
+                continue
+            routes.append((context, template))
+            key = id(context.original_route)
+            by_route[key] = template if by_route.get(key, template) == template else None
+        self._routes = routes
+        self._by_route = by_route
+        self._by_path.clear()
+        self._built_for = app
+
+    def _match(self, scope: Scope) -> str:
+        key = (scope["method"], scope["path"])
+        cached = self._by_path.get(key)
+        if cached is not None:
+            self._by_path.move_to_end(key)
+            return cached
+        # A mount moves its prefix into ``root_path``; ``app_root_path`` keeps the app's.
+        probe = {
+            "type": "http",
+            "method": scope["method"],
+            "path": scope["path"],
+            "root_path": scope.get("app_root_path", scope.get("root_path", "")),
+        }
+        template = UNMATCHED_ROUTE
+        partial: str | None = None
+        for route, route_template in self._routes:
+            match, _ = route.matches(probe)
+            if match is Match.FULL:
+                template = route_template
+                break
+            if match is Match.PARTIAL and partial is None:
+                partial = route_template
+        else:
+            template = partial or UNMATCHED_ROUTE
+        self._by_path[key] = template
+        if len(self._by_path) > self.max_cached_paths:
+            self._by_path.popitem(last=False)
+        return template
 
 
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.routes = RouteTemplates()
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests by method, route template and status.",
@@ -34,8 +144,13 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else OTHER_METHOD
         self.requests.labels(method, route, str(status)).inc()
         self.duration.labels(method, route).observe(seconds)
+
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count a finished request under its route template (see :class:`RouteTemplates`)."""
+        self.observe(scope["method"], self.routes.of(scope), status, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,9 +1,8 @@
 """Repositories: SQLAlchemy and in-memory backends of one contract."""
 
-from tiered.repository.base import RepositoryConfig
 from tiered.repository.boundary import database_boundary
 from tiered.repository.cursor import CursorCodec
-from tiered.repository.memory import InMemoryRepository
+from tiered.repository.declaration import Declaration, Relation
 from tiered.repository.memory_session import InMemorySession, InMemoryStore
 from tiered.repository.protocol import AsyncRepository
 from tiered.repository.query import (
@@ -12,6 +11,7 @@ from tiered.repository.query import (
     MAX_PAGE_SIZE,
     CursorPage,
     Filter,
+    Increment,
     OffsetPage,
     Op,
     Page,
@@ -21,7 +21,7 @@ from tiered.repository.query import (
     parse_sort,
 )
 from tiered.repository.read_model import ReadModel
-from tiered.repository.sql import Repository
+from tiered.repository.repository import Repository
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -30,17 +30,18 @@ __all__ = [
     "AsyncRepository",
     "CursorCodec",
     "CursorPage",
+    "Declaration",
     "Filter",
-    "InMemoryRepository",
     "InMemorySession",
     "InMemoryStore",
+    "Increment",
     "OffsetPage",
     "Op",
     "Page",
     "PageRequest",
     "ReadModel",
+    "Relation",
     "Repository",
-    "RepositoryConfig",
     "SortKey",
     "database_boundary",
     "ordering",

@@ -1,33 +1,33 @@
-"""``InMemoryRepository[T]``: the repository protocol over an in-memory store.
+"""The in-memory backend of :class:`~tiered.repository.Repository`.
 
-It behaves as the SQL repository does inside a session: one object per id
-(the identity map of :class:`InMemorySession`), changes to loaded objects
-written at the next flush, writes visible to other sessions only after commit.
-It passes the same contract suite as the SQL repository; ``unique_fields``
-stand in for unique constraints and ``foreign_keys`` for relationships.
+It behaves as the SQL backend does inside a session: one object per id (the
+identity map of :class:`InMemorySession`), changes to loaded objects written
+at the next flush, writes visible to other sessions only after commit. The
+mapping's unique constraints and relationships are enforced and followed as
+the database would. It passes the same contract suite as the SQL backend.
 """
 
 from __future__ import annotations
 
+import copy
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tiered.db.text import text_contains
 from tiered.errors import DuplicateResourceError, StaleVersionError
-from tiered.repository.base import RepositoryConfig
 from tiered.repository.memory_session import (
     InMemorySession,
-    InMemoryStore,
     Key,
     TableSpec,
     column_state,
 )
-from tiered.repository.query import CursorPage, Filter, FindQuery, Op, Page, SortKey
+from tiered.repository.query import CursorPage, Filter, FindQuery, Increment, Op, Page, SortKey
 
-__all__ = ["InMemoryRepository"]
+if TYPE_CHECKING:
+    from tiered.repository.repository import Repository
 
-T = TypeVar("T")
+__all__ = ["MemoryBackend"]
 
 
 def _contains(value: Any, needle: Any) -> bool:
@@ -46,46 +46,40 @@ _PREDICATES: dict[Op, Callable[[Any, Any], bool]] = {
 }
 
 
-class InMemoryRepository(RepositoryConfig[T], Generic[T]):
-    """Construct with the unit of work's :class:`InMemorySession`.
+class MemoryBackend:
+    """Runs a repository's operations on one :class:`InMemorySession`."""
 
-    Given a bare store (or nothing), the repository writes through: each write
-    commits at once, as a repository used without a unit of work would.
-    ``foreign_keys`` maps a relation name to ``(target model, local key attribute)``.
-    """
-
-    unique_fields: ClassVar[tuple[tuple[str, ...], ...]] = ()
-    foreign_keys: ClassVar[Mapping[str, tuple[type[Any], str]]] = {}
-
-    def __init__(self, session: InMemorySession | InMemoryStore | None = None) -> None:
-        if not isinstance(session, InMemorySession):
-            session = InMemorySession(session, autocommit=True)
+    def __init__(self, session: InMemorySession, owner: Repository[Any]) -> None:
         self.session = session
         self.store = session.store
+        self.owner = owner
+        declaration = owner.declaration()
+        self.model_class: type[Any] = owner.model_class
+        self.id_field = declaration.id_field
+        self.version_field = declaration.version_field
+        self.search_fields = owner.search_fields
+        self.foreign_keys = {
+            name: (relation.target, relation.local_key)
+            for name, relation in declaration.relations.items()
+        }
+        self.relations = frozenset(self.foreign_keys)
         self.store.declare(
             self.model_class,
-            TableSpec(
-                self.id_field,
-                self.version_field,
-                self.unique_fields,
-                frozenset(self.relations) | frozenset(self.foreign_keys),
-            ),
+            TableSpec(self.id_field, self.version_field, declaration.unique, self.relations),
         )
 
     @property
-    def rows(self) -> dict[Any, T]:
-        """Every row this session sees, by id. Rows are the stored values: never mutate them."""
+    def rows(self) -> dict[Any, Any]:
         return self.session.rows(self.model_class)
 
-    def stored(self, entity_id: Any) -> T | None:
-        """The row of ``entity_id`` as this session sees it (never mutate it)."""
-        row: T | None = self.session.row(self._at(entity_id))
-        return row
+    def stored(self, entity_id: Any) -> Any:
+        return self.session.row(self._at(entity_id))
 
-    def write(self, row: T) -> None:
-        """Store ``row`` as it is, like a SQL ``UPDATE``: loaded objects are not refreshed."""
-        self.session.write(self._at(self._id_of(row)), row)
-        self._after_write()
+    def entity_name(self) -> str:
+        return self.owner.entity_name()
+
+    def not_found(self, entity_id: Any) -> Exception:
+        return self.owner.not_found(entity_id)
 
     def _at(self, entity_id: Any) -> Key:
         return (self.model_class, entity_id)
@@ -97,8 +91,8 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         if self.session.autocommit:
             self.session.commit()
 
-    def _entity(self, entity_id: Any, row: T, load: Sequence[str] = ()) -> T:
-        entity: T = self.session.entity(self._at(entity_id), row)
+    def _entity(self, entity_id: Any, row: Any, load: Sequence[str] = ()) -> Any:
+        entity = self.session.entity(self._at(entity_id), row)
         for name in load:
             model, key_attribute = self.foreign_keys[name]
             related_id = getattr(entity, key_attribute)
@@ -114,47 +108,30 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
 
     # -- reads ---------------------------------------------------------------------
 
-    async def get_by_id(self, entity_id: Any) -> T | None:
+    async def get(self, entity_id: Any, load: tuple[str, ...]) -> Any:
         row = self.stored(entity_id)
-        return None if row is None else self._entity(entity_id, row)
+        return None if row is None else self._entity(entity_id, row, load)
 
-    async def get_one(self, entity_id: Any, *, load: Sequence[str] = ()) -> T:
-        self.check_spec(load=load)
-        row = self.stored(entity_id)
-        if row is None:
-            raise self.not_found(entity_id)
-        return self._entity(entity_id, row, load)
-
-    async def get_all(self) -> list[T]:
+    async def get_all(self) -> list[Any]:
         return [self._entity(key, row) for key, row in sorted(self.rows.items())]
 
-    async def list_paginated(self, skip: int = 0, limit: int = 100) -> list[T]:
+    async def list_paginated(self, skip: int, limit: int) -> list[Any]:
         return (await self.get_all())[skip : skip + limit]
 
-    async def get_many(self, ids: Iterable[Any]) -> list[T]:
+    async def get_many(self, ids: Sequence[Any]) -> list[Any]:
         wanted = set(ids)
         return [self._entity(key, row) for key, row in sorted(self.rows.items()) if key in wanted]
 
     async def exists(self, entity_id: Any) -> bool:
-        self.check_id(entity_id, "exists")
         return self.stored(entity_id) is not None
 
-    async def count(self) -> int:
-        return len(self.rows)
-
-    async def exists_where(
-        self, filters: Sequence[Filter] = (), *, search: str | None = None
-    ) -> bool:
-        self.check_spec(filters, search=search)
+    async def exists_where(self, filters: tuple[Filter, ...], search: str | None) -> bool:
         return any(self._matches(row, filters, search) for row in self.rows.values())
 
-    async def count_where(
-        self, filters: Sequence[Filter] = (), *, search: str | None = None
-    ) -> int:
-        self.check_spec(filters, search=search)
+    async def count_where(self, filters: tuple[Filter, ...], search: str | None) -> int:
         return sum(1 for row in self.rows.values() if self._matches(row, filters, search))
 
-    async def _find(self, query: FindQuery) -> Page[Any]:
+    async def find(self, query: FindQuery) -> Page[Any]:
         filters, search, order, page = query.filters, query.search, query.order, query.page
         load, into = query.load, query.into
         rows = [row for row in self.rows.values() if self._matches(row, filters, search)]
@@ -162,11 +139,11 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
             rows.sort(key=operator.attrgetter(key.field), reverse=key.descending)
         if into is None:
 
-            def build(row: T) -> Any:
+            def build(row: Any) -> Any:
                 return self._entity(self._id_of(row), row, load)
         else:
 
-            def build(row: T) -> Any:
+            def build(row: Any) -> Any:
                 return into.from_object(self._snapshot(row))
 
         if isinstance(page, CursorPage):
@@ -176,7 +153,9 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
             more = len(window) > page.limit
             window = window[: page.limit]
             next_after = tuple(getattr(window[-1], key.field) for key in order) if more else None
-            return Page([build(row) for row in window], page.limit, next_after=next_after)
+            return Page(
+                [build(row) for row in window], page.limit, next_after=next_after, order=order
+            )
         window = rows[page.offset : page.offset + page.limit]
         more = page.offset + len(window) < len(rows)
         next_after = (
@@ -188,16 +167,17 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
             total=len(rows),
             offset=page.offset,
             next_after=next_after,
+            order=order,
         )
 
-    def _snapshot(self, row: T) -> Any:
+    def _snapshot(self, row: Any) -> Any:
         """The row and its related rows as plain attributes, for a read model."""
         values = column_state(row, frozenset(self.foreign_keys))
         for name, (model, key_attribute) in self.foreign_keys.items():
             values[name] = self.session.row((model, getattr(row, key_attribute)))
         return _Attributes(values)
 
-    def _matches(self, row: T, filters: Sequence[Filter], search: str | None) -> bool:
+    def _matches(self, row: Any, filters: Sequence[Filter], search: str | None) -> bool:
         if not all(_PREDICATES[item.op](getattr(row, item.field), item.value) for item in filters):
             return False
         return not search or any(
@@ -206,7 +186,7 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
 
     # -- writes ----------------------------------------------------------------------
 
-    async def create(self, entity: T) -> T:
+    async def create(self, entity: Any) -> Any:
         entity_id = self._id_of(entity)
         known = self.session.identity(self._at(entity_id))
         if self.stored(entity_id) is not None or (known is not None and known is not entity):
@@ -223,10 +203,10 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         self._after_write()
         return entity
 
-    async def create_many(self, entities: Iterable[T]) -> list[T]:
+    async def create_many(self, entities: list[Any]) -> list[Any]:
         return [await self.create(entity) for entity in entities]
 
-    async def update(self, entity: T) -> T:
+    async def update(self, entity: Any) -> Any:
         """Write the changes of ``entity``; a never-stored one is a 404, a stale one a 409."""
         key = self._at(self._id_of(entity))
         stored = self.session.row(key)
@@ -243,24 +223,24 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         self._after_write()
         return entity
 
-    def _adopt_with_changes(self, key: Key, entity: T, stored: T) -> None:
+    def _adopt_with_changes(self, key: Key, entity: Any, stored: Any) -> None:
         """Take in a detached copy: loaded as ``stored``, its own values still to flush."""
         self.session.adopt(key, entity)
         if self.version_field is not None:
             self.session.loaded_state(key)[self.version_field] = getattr(stored, self.version_field)
 
-    def _check_unique_change(self, key: Key, entity: T) -> None:
+    def _check_unique_change(self, key: Key, entity: Any) -> None:
         relations = frozenset(self.relations) | frozenset(self.foreign_keys)
         if column_state(entity, relations) != self.session.loaded_state(key):
             self.session.check_unique(key, entity)
 
-    def _check_version(self, entity: T, stored: T) -> None:
+    def _check_version(self, entity: Any, stored: Any) -> None:
         if self.version_field is None:
             return
         if getattr(entity, self.version_field) != getattr(stored, self.version_field):
             raise self._version_conflict()
 
-    async def merge(self, entity: T) -> T:
+    async def merge(self, entity: Any) -> Any:
         """Copy a detached ``entity`` onto the session's object (inserting when absent)."""
         key = self._at(self._id_of(entity))
         stored = self.session.row(key)
@@ -277,7 +257,7 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         self._after_write()
         return target
 
-    async def save(self, entity: T) -> T:
+    async def save(self, entity: Any) -> Any:
         """Insert or replace the row, as ``INSERT … ON CONFLICT DO UPDATE`` does."""
         key = self._at(self._id_of(entity))
         stored = self.session.row(key)
@@ -296,10 +276,9 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
                 setattr(target, name, value)
             self.session.adopt(key, target)
         self._after_write()
-        saved: T = target
-        return saved
+        return target
 
-    async def delete(self, entity: T) -> None:
+    async def delete(self, entity: Any) -> None:
         """Delete the row of ``entity``; a never-stored one is a 404, a stale one a 409."""
         key = self._at(self._id_of(entity))
         stored = self.session.row(key)
@@ -325,6 +304,20 @@ class InMemoryRepository(RepositoryConfig[T], Generic[T]):
         self.session.write(key, None)
         self._after_write()
         return True
+
+    async def update_where(self, filters: tuple[Filter, ...], values: dict[str, Any]) -> int:
+        """Like the SQL ``UPDATE``: rows rewritten as copies, loaded objects left stale."""
+        matching = [row for row in self.rows.values() if self._matches(row, filters, None)]
+        for row in matching:
+            changed = copy.copy(row)
+            for name, value in values.items():
+                new = getattr(row, name) + value.amount if isinstance(value, Increment) else value
+                setattr(changed, name, new)
+            if self.version_field is not None:
+                setattr(changed, self.version_field, getattr(row, self.version_field) + 1)
+            self.session.write(self._at(self._id_of(row)), changed)
+        self._after_write()
+        return len(matching)
 
 
 class _Attributes:

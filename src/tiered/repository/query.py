@@ -22,6 +22,7 @@ __all__ = [
     "CursorPage",
     "Filter",
     "FindQuery",
+    "Increment",
     "OffsetPage",
     "Op",
     "Page",
@@ -64,6 +65,13 @@ class Filter:
     @classmethod
     def in_(cls, field: str, values: Collection[Any]) -> Filter:
         return cls(field, Op.IN, tuple(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """An ``update_where`` value: the column plus ``amount``, computed by the database."""
+
+    amount: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +161,8 @@ class Page(Generic[T]):
     total: int | None = None
     offset: int | None = None
     next_after: tuple[Any, ...] | None = None
+    order: tuple[SortKey, ...] = ()
+    """The full order the page was read in (the id last): what ``next_after`` is a position in."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,19 @@
-"""``Repository[T]``: the SQLAlchemy 2 (async) repository.
+"""The SQL backend of :class:`~tiered.repository.Repository` (SQLAlchemy 2, async).
 
-Reads of entities go through the ORM (with eager loading by name); list reads
-into a :class:`ReadModel` go through Core, selecting only the columns the DTO
-needs. Writes flush but never commit: the unit of work owns the transaction.
-Integrity and version conflicts surface here as application errors, so a
-service can react to ``DuplicateResourceError`` without knowing SQL.
+Reads of entities go through the ORM (with eager loading by name); reads into
+a :class:`ReadModel` go through Core, selecting only the columns the DTO needs.
+Writes flush but never commit: the unit of work owns the transaction.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +22,11 @@ from sqlalchemy.sql import FromClause
 
 from tiered.db.text import folded_contains, ordered
 from tiered.errors import ConfigurationError
-from tiered.repository.base import RepositoryConfig
-from tiered.repository.boundary import guard_coroutines
 from tiered.repository.query import (
     CursorPage,
     Filter,
     FindQuery,
+    Increment,
     OffsetPage,
     Op,
     Page,
@@ -37,9 +34,10 @@ from tiered.repository.query import (
 )
 from tiered.repository.read_model import ReadModel, read_model_fields
 
-__all__ = ["Repository"]
+__all__ = ["SqlBackend"]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from tiered.repository.repository import Repository
 
 
 def _in(column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
@@ -109,46 +107,23 @@ def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
     return _ReadPlan(tuple(columns), source, build)
 
 
-_SORT_FIELDS_CHECKED: set[type[Any]] = set()
 _UPSERT_INSERTS: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
     "postgresql": postgresql.insert,
     "sqlite": sqlite.insert,
 }
 
 
-def _check_sort_fields(repository: type[RepositoryConfig[Any]]) -> None:
-    """Refuse, once per class, a nullable sort field (keyset pages cannot order NULL)."""
-    if repository in _SORT_FIELDS_CHECKED:
-        return
-    mapper: Mapper[Any] = sa_inspect(repository.model_class)
-    nullable = sorted(name for name in repository.sort_fields if mapper.columns[name].nullable)
-    if nullable:
-        raise ConfigurationError(
-            f"{repository.__name__}.sort_fields has nullable columns: {', '.join(nullable)}"
-        )
-    _SORT_FIELDS_CHECKED.add(repository)
+class SqlBackend:
+    """Runs a repository's operations on one ``AsyncSession``."""
 
-
-class Repository(RepositoryConfig[T], Generic[T]):
-    """Subclass with ``model_class = Market`` and the allow-lists of :class:`RepositoryConfig`.
-
-    Every coroutine method, a subclass's own included, runs inside the
-    database-error boundary: a driver error leaves it as the application error
-    it means (400, 409, 503, or a logged 500), never raw.
-    """
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        guard_coroutines(cls)
-
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, owner: Repository[Any]) -> None:
         self.session = session
-        _check_sort_fields(type(self))
-
-    @property
-    def mapper(self) -> Mapper[Any]:
-        mapper: Mapper[Any] = sa_inspect(self.model_class)
-        return mapper
+        self.owner = owner
+        self.model_class: type[Any] = owner.model_class
+        self.mapper: Mapper[Any] = sa_inspect(self.model_class)
+        declaration = owner.declaration()
+        self.id_field = declaration.id_field
+        self.version_field = declaration.version_field
 
     def column(self, name: str) -> ColumnElement[Any]:
         return self.mapper.columns[name]
@@ -162,70 +137,49 @@ class Repository(RepositoryConfig[T], Generic[T]):
 
     # -- reads ---------------------------------------------------------------------
 
-    async def get_by_id(self, entity_id: Any) -> T | None:
-        entity: T | None = await self.session.get(self.model_class, entity_id)
-        return entity
-
-    async def get_one(self, entity_id: Any, *, load: Sequence[str] = ()) -> T:
-        self.check_spec(load=load)
+    async def get(self, entity_id: Any, load: tuple[str, ...]) -> Any:
         if not load:
-            entity = await self.get_by_id(entity_id)
-        else:
-            statement = select(self.model_class).where(self._id == entity_id)
-            statement = statement.options(*self._eager(load))
-            entity = (await self.session.execute(statement)).scalar_one_or_none()
-        if entity is None:
-            raise self.not_found(entity_id)
-        return entity
+            return await self.session.get(self.model_class, entity_id)
+        statement = select(self.model_class).where(self._id == entity_id)
+        statement = statement.options(*self._eager(load))
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def get_all(self) -> list[T]:
+    async def get_all(self) -> list[Any]:
         statement = select(self.model_class).order_by(self._id)
         return list((await self.session.scalars(statement)).all())
 
-    async def list_paginated(self, skip: int = 0, limit: int = 100) -> list[T]:
+    async def list_paginated(self, skip: int, limit: int) -> list[Any]:
         statement = select(self.model_class).order_by(self._id).offset(skip).limit(limit)
         return list((await self.session.scalars(statement)).all())
 
-    async def get_many(self, ids: Iterable[Any]) -> list[T]:
+    async def get_many(self, ids: Sequence[Any]) -> list[Any]:
         """One ``IN`` query, or one per chunk when the ids exceed the driver's parameter cap."""
-        wanted = list(dict.fromkeys(ids))
         dialect = self.session.get_bind().dialect.name
         size = _PARAMETER_LIMITS.get(dialect, 999) - 1
-        found: list[T] = []
-        for start in range(0, len(wanted), size):
-            chunk = wanted[start : start + size]
+        found: list[Any] = []
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
             statement = select(self.model_class).where(self._id.in_(chunk)).order_by(self._id)
             found += (await self.session.scalars(statement)).all()
-        if len(wanted) > size:
+        if len(ids) > size:
             found.sort(key=operator.attrgetter(self.id_field))
         return found
 
     async def exists(self, entity_id: Any) -> bool:
-        """``SELECT EXISTS`` by id."""
-        self.check_id(entity_id, "exists")
         statement = select(exists().where(self._id == entity_id))
         return bool((await self.session.execute(statement)).scalar())
 
-    async def count(self) -> int:
-        return await self.count_where()
-
-    async def exists_where(
-        self, filters: Sequence[Filter] = (), *, search: str | None = None
-    ) -> bool:
-        self.check_spec(filters, search=search)
+    async def exists_where(self, filters: tuple[Filter, ...], search: str | None) -> bool:
         condition = exists().where(*self._conditions(filters, search))
         statement = select(condition.select_from(self.mapper.local_table))
         return bool((await self.session.execute(statement)).scalar())
 
-    async def count_where(
-        self, filters: Sequence[Filter] = (), *, search: str | None = None
-    ) -> int:
-        self.check_spec(filters, search=search)
+    async def count_where(self, filters: tuple[Filter, ...], search: str | None) -> int:
         statement = select(func.count()).select_from(self.mapper.local_table)
         statement = statement.where(*self._conditions(filters, search))
         return int((await self.session.execute(statement)).scalar_one())
 
-    async def _find(self, query: FindQuery) -> Page[Any]:
+    async def find(self, query: FindQuery) -> Page[Any]:
         """One statement per page (plus one per eager-loaded relation)."""
         filters, search, order, page = query.filters, query.search, query.order, query.page
         load, into = query.load, query.into
@@ -246,29 +200,25 @@ class Repository(RepositoryConfig[T], Generic[T]):
                 for key, column in zip(order, order_columns, strict=True)
             )
         )
+        keys = slice(key_offset, key_offset + len(order))
         if isinstance(page, CursorPage):
-            return await self._cursor_page(statement, order, page, build, key_offset)
-        return await self._offset_page(
-            statement, (filters, search), page, build, slice(key_offset, key_offset + len(order))
-        )
+            return await self._cursor_page(statement, query, page, build, keys)
+        return await self._offset_page(statement, query, page, build, keys)
 
     async def _offset_page(
         self,
         statement: Select[Any],
-        where: tuple[Sequence[Filter], str | None],
+        query: FindQuery,
         page: OffsetPage,
         build: Callable[[Sequence[Any]], Any],
         keys: slice,
     ) -> Page[Any]:
-        """Rows and total in one statement (a window count over the filtered rows)."""
-        statement = statement.add_columns(func.count().over()).offset(page.offset).limit(page.limit)
-        rows = (await self.session.execute(statement)).all()
-        if rows:
-            total = int(rows[0][-1])
-        elif page.offset:
-            total = await self.count_where(where[0], search=where[1])
+        """The rows, then the total from a separate ``COUNT(*)`` (cheaper than a window)."""
+        rows = (await self.session.execute(statement.offset(page.offset).limit(page.limit))).all()
+        if page.offset == 0 and len(rows) < page.limit:
+            total = len(rows)
         else:
-            total = 0
+            total = await self.count_where(query.filters, query.search)
         more = page.offset + len(rows) < total
         return Page(
             [build(row) for row in rows],
@@ -276,57 +226,53 @@ class Repository(RepositoryConfig[T], Generic[T]):
             total=total,
             offset=page.offset,
             next_after=tuple(rows[-1][keys]) if more and rows else None,
+            order=query.order,
         )
 
     async def _cursor_page(
         self,
         statement: Select[Any],
-        order: Sequence[SortKey],
+        query: FindQuery,
         page: CursorPage,
         build: Callable[[Sequence[Any]], Any],
-        key_offset: int,
+        keys: slice,
     ) -> Page[Any]:
         if page.after is not None:
-            statement = statement.where(self._after(order, page.after))
+            statement = statement.where(self._after(query.order, page.after))
         rows = (await self.session.execute(statement.limit(page.limit + 1))).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        next_after = tuple(rows[-1][key_offset : key_offset + len(order)]) if more else None
-        return Page([build(row) for row in rows], page.limit, next_after=next_after)
+        next_after = tuple(rows[-1][keys]) if more else None
+        return Page(
+            [build(row) for row in rows], page.limit, next_after=next_after, order=query.order
+        )
 
     # -- writes (flush, never commit) ---------------------------------------------------
 
-    async def create(self, entity: T) -> T:
+    async def create(self, entity: Any) -> Any:
         self.session.add(entity)
         await self._flush()
         return entity
 
-    async def create_many(self, entities: Iterable[T]) -> list[T]:
+    async def create_many(self, entities: list[Any]) -> list[Any]:
         """One flush: SQLAlchemy batches the INSERTs (``insertmanyvalues``)."""
-        batch = list(entities)
-        self.session.add_all(batch)
+        self.session.add_all(entities)
         await self._flush()
-        return batch
+        return entities
 
-    async def update(self, entity: T) -> T:
-        """Flush changes of a loaded entity; a concurrent write is a ``StaleVersionError``.
-
-        An entity that was never stored is a 404, not a silent INSERT.
-        """
+    async def update(self, entity: Any) -> Any:
         if sa_inspect(entity).transient:
-            raise self.not_found(getattr(entity, self.id_field))
+            raise self.owner.not_found(getattr(entity, self.id_field))
         self.session.add(entity)
         await self._flush()
         return entity
 
-    async def merge(self, entity: T) -> T:
-        """Copy a detached entity onto the stored row; a stale version is a conflict."""
+    async def merge(self, entity: Any) -> Any:
         merged = await self.session.merge(entity)
         await self._flush()
         return merged
 
-    async def save(self, entity: T) -> T:
-        """Insert or update in one statement (``INSERT … ON CONFLICT DO UPDATE``)."""
+    async def save(self, entity: Any) -> Any:
         values = {
             attribute.key: getattr(entity, attribute.key) for attribute in self.mapper.column_attrs
         }
@@ -350,13 +296,11 @@ class Repository(RepositoryConfig[T], Generic[T]):
         result = await self.session.execute(
             returning, execution_options={"populate_existing": True}
         )
-        saved: T = result.scalar_one()
-        return saved
+        return result.scalar_one()
 
-    async def delete(self, entity: T) -> None:
-        """Delete the row of ``entity``; a never-stored one is a 404, a stale one a 409."""
+    async def delete(self, entity: Any) -> None:
         if sa_inspect(entity).transient:
-            raise self.not_found(getattr(entity, self.id_field))
+            raise self.owner.not_found(getattr(entity, self.id_field))
         await self.session.delete(entity)
         await self._flush()
 
@@ -366,6 +310,21 @@ class Repository(RepositoryConfig[T], Generic[T]):
             statement, execution_options={"synchronize_session": "fetch"}
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def update_where(self, filters: tuple[Filter, ...], values: dict[str, Any]) -> int:
+        """One ``UPDATE``: increments are computed by the database, the version bumped."""
+        table: Any = self.mapper.local_table
+        assignments: dict[Any, Any] = {
+            self.column(name): self.column(name) + value.amount
+            if isinstance(value, Increment)
+            else value
+            for name, value in values.items()
+        }
+        if self.version_field is not None:
+            assignments[self.column(self.version_field)] = self.column(self.version_field) + 1
+        statement = update(table).where(*self._conditions(filters, None)).values(assignments)
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0))
 
     # -- building blocks ----------------------------------------------------------------
 
@@ -378,7 +337,12 @@ class Repository(RepositoryConfig[T], Generic[T]):
         conditions = [self._condition(item) for item in filters]
         if search:
             conditions.append(
-                or_(*(folded_contains(self.column(name), search) for name in self.search_fields))
+                or_(
+                    *(
+                        folded_contains(self.column(name), search)
+                        for name in self.owner.search_fields
+                    )
+                )
             )
         return conditions
 
@@ -397,6 +361,3 @@ class Repository(RepositoryConfig[T], Generic[T]):
             beyond = column < position[index] if key.descending else column > position[index]
             branches.append(and_(*equal, beyond))
         return or_(*branches)
-
-
-guard_coroutines(Repository)

@@ -131,7 +131,7 @@ class BaseUnitOfWork(ABC):
 
     @abstractmethod
     async def _begin(self, *, read_only: bool) -> None:
-        """Open the transaction and bind the repositories."""
+        """Open the transaction and create the repositories on it."""
 
     @abstractmethod
     async def _commit(self) -> None:

@@ -12,7 +12,7 @@ __all__ = ["InMemoryUnitOfWork"]
 
 
 class InMemoryUnitOfWork(BaseUnitOfWork):
-    """Override :meth:`bind` to create in-memory repositories on the session.
+    """Override :meth:`create_repositories` to create in-memory repositories on the session.
 
     Units of work on one store are isolated as database transactions are: each
     sees its own writes, others see them after commit, and a rollback discards
@@ -27,12 +27,12 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self.store = store or InMemoryStore()
         self.commits = 0
 
-    def bind(self, session: InMemorySession) -> None:
+    def create_repositories(self, session: InMemorySession) -> None:
         """Create repositories on ``session``; called on every ``async with``."""
 
     async def _begin(self, *, read_only: bool) -> None:
         self.session = InMemorySession(self.store)
-        self.bind(self.session)
+        self.create_repositories(self.session)
 
     async def _commit(self) -> None:
         self.session.commit()

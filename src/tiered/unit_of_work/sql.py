@@ -19,12 +19,12 @@ DEFAULT_WRITER_WAIT = 30.0
 
 
 class UnitOfWork(BaseUnitOfWork):
-    """Subclass and override :meth:`bind` to create the repositories::
+    """Subclass and override :meth:`create_repositories` to create the repositories::
 
     class MarketsUnitOfWork(UnitOfWork):
         markets: MarketRepository
 
-        def bind(self, session: AsyncSession) -> None:
+        def create_repositories(self, session: AsyncSession) -> None:
             self.markets = MarketRepository(session)
 
     On SQLite, writing transactions queue (an in-process lock, then
@@ -45,7 +45,7 @@ class UnitOfWork(BaseUnitOfWork):
         self._writer_wait = writer_wait
         self._lock: WriterLock | None = None
 
-    def bind(self, session: AsyncSession) -> None:
+    def create_repositories(self, session: AsyncSession) -> None:
         """Create repositories on ``session``; called on every ``async with``."""
 
     async def _begin(self, *, read_only: bool) -> None:
@@ -59,7 +59,7 @@ class UnitOfWork(BaseUnitOfWork):
                 raise_for_database(error)
             raise
         self.session = session
-        self.bind(session)
+        self.create_repositories(session)
 
     async def _start(self, session: AsyncSession, *, read_only: bool) -> None:
         bind = session.get_bind()

@@ -20,8 +20,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tests.contract.repository.domain import (
-    InMemoryItemRepository,
-    InMemoryOwnerRepository,
     Item,
     ItemRepository,
     Owner,
@@ -33,8 +31,8 @@ from tiered.db.statements import StatementRecorder, record_statements
 from tiered.repository import InMemorySession, InMemoryStore
 from tiered.testing import scratch_database
 
-ItemRepo = ItemRepository | InMemoryItemRepository
-OwnerRepo = OwnerRepository | InMemoryOwnerRepository
+ItemRepo = ItemRepository
+OwnerRepo = OwnerRepository
 
 
 # The engines live for the session, so every test of this suite shares one event loop
@@ -113,7 +111,7 @@ class Backend:
         """Repositories of a second, independent writer (a second session on SQL)."""
         if self.memory is not None:
             other = InMemorySession(self.memory.store)
-            yield Repos(InMemoryItemRepository(other), InMemoryOwnerRepository(other))
+            yield Repos(ItemRepository(other), OwnerRepository(other))
             other.commit()
             return
         assert self.connection is not None
@@ -136,9 +134,7 @@ async def backend(sql_engine_or_memory: AsyncEngine | None) -> AsyncIterator[Bac
     if engine is None:
         # Writes through, as the SQL backend's flushes reach the shared connection.
         memory = InMemorySession(InMemoryStore(), autocommit=True)
-        yield Backend(
-            "memory", InMemoryItemRepository(memory), InMemoryOwnerRepository(memory), memory=memory
-        )
+        yield Backend("memory", ItemRepository(memory), OwnerRepository(memory), memory=memory)
         return
     async with engine.connect() as connection:
         transaction = await connection.begin()

@@ -8,11 +8,10 @@ version column. The metadata is private to this suite.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -28,11 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry, relationship
 
-from tiered.repository import InMemoryRepository, ReadModel, Repository
+from tiered.repository import ReadModel, Repository
 
 __all__ = [
-    "InMemoryItemRepository",
-    "InMemoryOwnerRepository",
     "Item",
     "ItemRepository",
     "ItemSummary",
@@ -105,40 +102,17 @@ class ItemSummary(ReadModel):
     owner: OwnerRef | None
 
 
-_ITEM_FILTERS = frozenset({"name", "status", "score", "owner_id", "created_at"})
-_ITEM_SORTS = frozenset({"name", "score", "created_at"})
-
-
 class ItemRepository(Repository[Item]):
     model_class = Item
-    version_field = "version"
-    filter_fields = _ITEM_FILTERS
-    sort_fields = _ITEM_SORTS
+    filter_fields = frozenset({"name", "status", "score", "owner_id", "created_at"})
+    sort_fields = frozenset({"name", "score", "created_at"})
     search_fields = ("name",)
-    relations = frozenset({"owner"})
-
-
-class InMemoryItemRepository(InMemoryRepository[Item]):
-    model_class = Item
-    version_field = "version"
-    filter_fields = _ITEM_FILTERS
-    sort_fields = _ITEM_SORTS
-    search_fields = ("name",)
-    relations = frozenset({"owner"})
-    foreign_keys: ClassVar[Mapping[str, tuple[type[Any], str]]] = {"owner": (Owner, "owner_id")}
 
 
 class OwnerRepository(Repository[Owner]):
     model_class = Owner
     filter_fields = frozenset({"name"})
     sort_fields = frozenset({"name"})
-
-
-class InMemoryOwnerRepository(InMemoryRepository[Owner]):
-    model_class = Owner
-    filter_fields = frozenset({"name"})
-    sort_fields = frozenset({"name"})
-    unique_fields = (("name",),)
 
 
 def utc_naive(value: Any) -> Any:

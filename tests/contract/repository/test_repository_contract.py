@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 from tests.contract.repository.conftest import BASE_TIME, Backend, Catalog, new_item
-from tests.contract.repository.domain import Item, Owner, utc_naive
+from tests.contract.repository.domain import Item, ItemSummary, Owner, utc_naive
 
 from tiered.errors import DuplicateResourceError, NotFoundError, StaleVersionError
-from tiered.repository import Filter, Op
+from tiered.repository import Filter, Increment, OffsetPage, Op
 from tiered.testing import assert_max_queries
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -400,3 +400,51 @@ async def test_count_where_with_filters_and_search(backend: Backend, catalog: Ca
     ada = [Filter.eq("owner_id", catalog.ada.id)]
     assert await backend.items.count_where(ada, search="a") == 3  # alpha, charlie, india
     assert await backend.items.count_where(ada, search="zz") == 0
+
+
+# -- one read model, and atomic conditional updates ------------------------------------
+
+
+async def test_find_one_returns_the_first_match_or_none(backend: Backend, catalog: Catalog) -> None:
+    found = await backend.items.find_one([Filter.eq("status", "closed")])
+    closed = sorted(row.id for row in catalog.rows if row.status == "closed")
+    assert found is not None
+    assert found.id == closed[0]
+    assert await backend.items.find_one([Filter.eq("status", "none")]) is None
+
+
+async def test_get_one_into_a_read_model(backend: Backend, catalog: Catalog) -> None:
+    row = catalog.by_name("bravo")
+    with assert_max_queries(1):
+        summary = await backend.items.get_one(row.id, into=ItemSummary)
+    assert (summary.name, summary.score) == ("bravo", row.score)
+    assert summary.owner is not None
+    assert summary.owner.name == "bob"
+    with pytest.raises(NotFoundError):
+        await backend.items.get_one(uuid.uuid4(), into=ItemSummary)
+
+
+async def test_update_where_changes_matching_rows_and_bumps_versions(
+    backend: Backend, catalog: Catalog
+) -> None:
+    changed = await backend.items.update_where(
+        [Filter.eq("status", "open")], {"score": Increment(Decimal("0.5")), "name": "bumped"}
+    )
+    assert changed == 4
+    await backend.reload()
+    page = await backend.items.find([Filter.eq("status", "open")], page=OffsetPage(limit=10))
+    expected = sorted(row.score + Decimal("0.5") for row in catalog.rows if row.status == "open")
+    assert sorted(item.score for item in page.items) == expected
+    assert {(item.name, item.version) for item in page.items} == {("bumped", 2)}
+    assert await backend.items.update_where([Filter.eq("status", "none")], {"name": "x"}) == 0
+
+
+async def test_a_loaded_entity_is_stale_after_update_where(
+    backend: Backend, catalog: Catalog
+) -> None:
+    row = catalog.by_name("hotel")
+    loaded = await backend.items.get_one(row.id)
+    await backend.items.update_where([Filter.eq("id", row.id)], {"score": Increment(1)})
+    loaded.name = "late"
+    with pytest.raises(StaleVersionError):
+        await backend.items.update(loaded)

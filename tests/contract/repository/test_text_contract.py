@@ -18,8 +18,6 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.contract.repository.conftest import BASE_TIME
 from tests.contract.repository.domain import (
-    InMemoryItemRepository,
-    InMemoryOwnerRepository,
     Item,
     ItemRepository,
     Owner,
@@ -41,9 +39,7 @@ from tiered.testing import scratch_database
         pytest.param("postgres-icu", id="postgres-icu", marks=pytest.mark.postgres),
     ]
 )
-async def items(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[ItemRepository | InMemoryItemRepository]:
+async def items(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ItemRepository]:
     owner = Owner(uuid.uuid4(), "ada")
     rows = [
         Item(uuid.uuid4(), name, owner.id, "open", Decimal(index), BASE_TIME)
@@ -51,8 +47,8 @@ async def items(
     ]
     if request.param == "memory":
         session = InMemorySession(InMemoryStore(), autocommit=True)
-        await InMemoryOwnerRepository(session).create(owner)
-        repository = InMemoryItemRepository(session)
+        await OwnerRepository(session).create(owner)
+        repository = ItemRepository(session)
         await repository.create_many(rows)
         yield repository
         return
@@ -72,7 +68,7 @@ async def items(
 
 
 async def test_search_finds_what_the_python_rule_finds(
-    items: ItemRepository | InMemoryItemRepository,
+    items: ItemRepository,
 ) -> None:
     for needle in NEEDLES:
         page = await items.find(search=needle, page=OffsetPage(limit=100))
@@ -83,7 +79,7 @@ async def test_search_finds_what_the_python_rule_finds(
 
 @pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
 async def test_sort_and_cursor_walk_follow_code_point_order(
-    items: ItemRepository | InMemoryItemRepository, descending: bool
+    items: ItemRepository, descending: bool
 ) -> None:
     expected = sorted(ROWS, reverse=descending)
     sort = [SortKey("name", descending=descending)]

@@ -254,3 +254,78 @@ async def test_swagger_ui_settings_of_the_app_are_used() -> None:
     assert '"docExpansion": "none"' in html
     assert "docs-client" in html
     assert app.swagger_ui_parameters == {"validatorUrl": "/validator", "docExpansion": "none"}
+
+
+async def test_redoc_bundle_loads_nothing_from_another_host(client: httpx.AsyncClient) -> None:
+    response = await client.get("/_docs-assets/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert "cdn.redoc.ly" not in response.text
+    assert 'src:"data:image/svg+xml,' in response.text
+    assert len(response.content) > 500_000
+
+
+async def test_redoc_bundle_is_revalidated_by_etag(client: httpx.AsyncClient) -> None:
+    first = await client.get("/_docs-assets/redoc.standalone.js")
+    again = await client.get(
+        "/_docs-assets/redoc.standalone.js", headers={"If-None-Match": first.headers["etag"]}
+    )
+
+    assert first.headers["cache-control"] == "no-cache"
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_root_redirects_to_the_docs(client: httpx.AsyncClient, method: str) -> None:
+    response = await client.request(method, "/")
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
+
+
+async def test_root_redirect_keeps_the_mount_prefix() -> None:
+    transport = httpx.ASGITransport(app=make_app(), root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/")
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/api/docs"
+
+
+async def test_root_is_404_without_the_redirect() -> None:
+    app = FastAPI(docs_url=None, redoc_url=None)
+    install_offline_docs(app, redirect_root=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        assert (await client.get("/")).status_code == 404
+        assert (await client.get("/docs")).status_code == 200
+
+
+async def test_a_root_route_of_the_app_wins_over_the_redirect() -> None:
+    app = FastAPI(docs_url=None, redoc_url=None)
+
+    @app.get("/")
+    async def home() -> dict[str, str]:
+        return {"home": "page"}
+
+    install_offline_docs(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/")
+
+    assert response.json() == {"home": "page"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/docs", "/redoc", "/docs/oauth2-redirect", "/_docs-assets/redoc.standalone.js"]
+)
+async def test_pages_answer_head(client: httpx.AsyncClient, path: str) -> None:
+    get = await client.get(path)
+    head = await client.head(path)
+
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers.get("content-security-policy") == get.headers.get("content-security-policy")

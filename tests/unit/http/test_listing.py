@@ -3,27 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid
+from sqlalchemy.orm import registry
 
-from tiered.errors import install_problem_handlers
-from tiered.http.listing import Listing, ListQuery, QueryFilter
-from tiered.repository import CursorCodec, CursorPage, Page
+from tiered.errors import ConfigurationError, install_problem_handlers
+from tiered.http.listing import Listing, ListQuery, QueryFilter, cursor_codec, validate_listings
+from tiered.repository import CursorCodec, CursorPage, Page, Repository
 
-listing = Listing(
-    sort_fields={"name", "price"},
-    default_sort="name",
-    filters=[
-        QueryFilter("tag", str, many=True),
-        QueryFilter("owner", UUID),
-        QueryFilter("label", str),
-    ],
-    search=True,
+
+@dataclass
+class Thing:
+    id: int
+    name: str
+    price: int
+    tag: str
+    owner: UUID
+    label: str
+
+
+_things = Table(
+    "listing_things",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("price", Integer, nullable=False),
+    Column("tag", String(50), nullable=False),
+    Column("owner", Uuid, nullable=False),
+    Column("label", String(50), nullable=False),
 )
+registry().map_imperatively(Thing, _things)
+
+
+class ThingRepository(Repository[Thing]):
+    model_class = Thing
+    filter_fields = frozenset({"tag", "owner", "label"})
+    sort_fields = frozenset({"name", "price"})
+    search_fields = ("name",)
+
+
+listing = Listing(ThingRepository, default_sort="name", filters=[QueryFilter("tag", many=True)])
 Query = Annotated[ListQuery, Depends(listing.dependency())]
 
 
@@ -35,7 +60,7 @@ def _app() -> FastAPI:
     @app.get("/things")
     async def things(query: Query) -> dict[str, Any]:
         after = query.page.after if isinstance(query.page, CursorPage) else None
-        page: Page[str] = Page(items=[], limit=10, next_after=("pear", 7))
+        page: Page[str] = Page(items=[], limit=10, next_after=("pear", 7), order=query.order)
         return {
             "after": list(after) if after else None,
             "search": query.search,
@@ -149,3 +174,61 @@ async def test_an_unknown_parameter_is_named_as_a_json_pointer(client: httpx.Asy
     response = await client.get("/things", params={"a/b~c": "1"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["pointer"] == "/a~1b~0c"
+
+
+@pytest.mark.parametrize("parameter", ["limit", "sort", "label", "q"])
+async def test_a_repeated_single_valued_parameter_is_400(
+    client: httpx.AsyncClient, parameter: str
+) -> None:
+    value = {"limit": "2", "sort": "name"}.get(parameter, "x")
+    response = await client.get("/things", params={parameter: [value, value]})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == f"/{parameter}"
+    assert "more than once" in response.json()["detail"]
+
+
+async def test_a_repeatable_filter_may_repeat(client: httpx.AsyncClient) -> None:
+    response = await client.get("/things", params={"tag": ["a", "b"]})
+    assert response.status_code == 200
+    assert response.json()["filters"] == [["tag", "in", "('a', 'b')"]]
+
+
+@pytest.mark.parametrize("limit", ["abc", "0", "101", "1000000"])
+async def test_every_limit_the_schema_forbids_is_the_same_422(
+    client: httpx.AsyncClient, limit: str
+) -> None:
+    response = await client.get("/things", params={"limit": limit})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"] == "/limit"
+
+
+def test_the_schema_declares_the_bounds_it_enforces() -> None:
+    parameters = _app().openapi()["paths"]["/things"]["get"]["parameters"]
+    limit = next(p for p in parameters if p["name"] == "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 100)
+    names = {p["name"] for p in parameters}
+    assert names == {"limit", "offset", "cursor", "sort", "q", "tag", "owner", "label"}
+
+
+def test_filters_and_types_come_from_the_repository() -> None:
+    by_name = {item.name: item for item in listing.filters}
+    assert set(by_name) == {"tag", "owner", "label"}
+    assert (by_name["owner"].annotation, by_name["tag"].many) == (UUID, True)
+
+
+def test_a_filter_outside_the_repository_allow_list_fails_at_declaration() -> None:
+    with pytest.raises(ConfigurationError, match="price not in its filter_fields"):
+        Listing(ThingRepository, filters=[QueryFilter("max_price", field="price")])
+
+
+def test_a_listing_without_a_cursor_codec_fails_at_startup() -> None:
+    app = FastAPI()
+
+    @app.get("/things")
+    async def things(query: Query) -> None:
+        del query
+
+    with pytest.raises(ConfigurationError, match="needs a CursorCodec"):
+        validate_listings(app)
+    app.dependency_overrides[cursor_codec] = lambda: CursorCodec("another-secret")
+    validate_listings(app)

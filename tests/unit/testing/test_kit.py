@@ -29,7 +29,9 @@ async def now() -> dict[str, str]:
 
 @pytest.fixture
 def app(sqlite_url: str) -> FastAPI:
-    return create_app(AppSettings(database_url=sqlite_url), title="kit", routers=[router])
+    return create_app(
+        AppSettings(environment="test", database_url=sqlite_url), title="kit", routers=[router]
+    )
 
 
 async def test_client_fixture_runs_the_app(client: httpx.AsyncClient) -> None:
@@ -81,7 +83,7 @@ def test_memory_store_fixture_is_empty(memory_store: InMemoryStore) -> None:
 
 
 async def test_rollback_session_leaves_nothing_behind(sqlite_url: str) -> None:
-    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    database = Database.from_settings(AppSettings(environment="test", database_url=sqlite_url))
     try:
         async with database.engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -96,7 +98,7 @@ async def test_rollback_session_leaves_nothing_behind(sqlite_url: str) -> None:
 
 
 async def test_assert_max_queries_counts_and_fails(sqlite_url: str) -> None:
-    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    database = Database.from_settings(AppSettings(environment="test", database_url=sqlite_url))
     try:
         async with database.engine.connect() as connection:
             with assert_max_queries(2) as recorder:
@@ -117,7 +119,7 @@ async def test_assert_max_queries_counts_and_fails(sqlite_url: str) -> None:
 
 @pytest.fixture
 async def database(sqlite_url: str) -> AsyncIterator[Database]:
-    database = Database.from_settings(AppSettings(database_url=sqlite_url))
+    database = Database.from_settings(AppSettings(environment="test", database_url=sqlite_url))
     async with database.engine.begin() as connection:
         await connection.execute(text("CREATE TABLE notes (body TEXT)"))
     yield database
@@ -132,4 +134,12 @@ async def database(sqlite_url: str) -> AsyncIterator[Database]:
 async def test_db_session_fixture_rolls_back(database: Database, db_session: AsyncSession) -> None:
     await db_session.execute(text("INSERT INTO notes VALUES ('draft')"))
     await db_session.commit()
+    assert (await db_session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1
+
+
+async def test_db_session_sets_up_an_async_database_fixture_itself(
+    db_session: AsyncSession,
+) -> None:
+    """``database`` is not requested here: ``db_session`` runs the async fixture on its own."""
+    await db_session.execute(text("INSERT INTO notes VALUES ('draft')"))
     assert (await db_session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1

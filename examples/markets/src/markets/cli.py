@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import Progress
+from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from markets.config import Settings
 from markets.migrate import upgrade
@@ -25,6 +28,11 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(f"markets: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
 def _settings() -> Settings:
     """The settings, or a readable refusal (exit status 2) instead of a traceback.
 
@@ -34,10 +42,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ConfigurationError as error:
-        console.print(
-            f"markets: {error}", style="red", markup=False, highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(code=2) from None
+        raise _fail(str(error), code=2) from None
 
 
 @app.command()
@@ -82,6 +87,55 @@ def seed_demo_command(
     console.print(f"[green]demo data ready ({created} rows created)[/green]")
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on ``host:port``, or a one-line refusal (exit status 1).
+
+    Binding comes first, before migrating or printing the URL, so that a port
+    already taken is reported instead of a server that says it is up and then
+    dies. The socket itself is handed to uvicorn: checking and closing would
+    leave a window in which another process takes the port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            message = (
+                f"port {port} is in use; choose another with `make serve PORT={other}`"
+                f" or `markets serve --port {other}`"
+            )
+        else:
+            message = f"cannot listen on {host}:{port}: {error.strerror or error}"
+        raise _fail(message, code=1) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _origin(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _run(config: uvicorn.Config, sock: socket.socket) -> bool:
+    """Serve on ``sock`` as ``uvicorn.run`` would on its own socket; ``False`` if start failed."""
+    server = uvicorn.Server(config)
+    try:
+        if config.should_reload:
+            ChangeReload(config, target=server.run, sockets=[sock]).run()
+        elif config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+            return server.started
+    except KeyboardInterrupt:
+        pass
+    return True
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -105,25 +159,29 @@ def serve(
 ) -> None:
     """Run the HTTP API with uvicorn (its access log is off: the app logs each request)."""
     settings = _settings()
-    embedded = is_sqlite(settings.database_url)
-    if migrate_first if migrate_first is not None else embedded:
-        upgrade(settings.database_url)
-    if seed if seed is not None else embedded:
-        created = asyncio.run(_seed(settings, DemoSize(), only_if_empty=True))
-        if created:
-            console.print(f"[green]seeded demo data ({created} rows)[/green]")
-    console.print(
-        f"[bold]markets[/bold] on http://{host}:{port}  ·  docs: http://{host}:{port}/docs"
-    )
-    uvicorn.run(
-        "markets.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
-    )
+    with _listen(host, port) as sock:
+        bound_port: int = sock.getsockname()[1]  # the one the system chose for --port 0
+        embedded = is_sqlite(settings.database_url)
+        if migrate_first if migrate_first is not None else embedded:
+            upgrade(settings.database_url)
+        if seed if seed is not None else embedded:
+            created = asyncio.run(_seed(settings, DemoSize(), only_if_empty=True))
+            if created:
+                console.print(f"[green]seeded demo data ({created} rows)[/green]")
+        origin = _origin(host, bound_port)
+        console.print(f"[bold]markets[/bold] on {origin}  ·  docs: {origin}/docs")
+        config = uvicorn.Config(
+            "markets.main:create_app",
+            factory=True,
+            host=host,
+            port=bound_port,
+            workers=workers,
+            reload=reload,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            proxy_headers=False,
+        )
+        started = _run(config, sock)
+    if not started:
+        raise typer.Exit(code=3)

@@ -23,3 +23,4 @@ class Settings(AppSettings):
     app_name: str = "markets"
     database_url: str = "sqlite+aiosqlite:///var/markets.db"
     import_max_bytes: int = 5 * 1024 * 1024
+    """Largest CSV file, in bytes, that `POST /api/v1/markets/import` accepts."""

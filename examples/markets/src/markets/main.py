@@ -21,7 +21,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     return create_tiered_app(
         settings,
-        title="markets",
         version=__version__,
         description=DESCRIPTION,
         routers=ROUTERS,

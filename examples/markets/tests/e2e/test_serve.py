@@ -16,6 +16,13 @@ import httpx
 import pytest
 
 from markets.migrate import head_revision
+from markets.services.demo_data import demo_market_name
+
+# A question of words and well-formed numbers ($40,000 · #12 · 1.0 · 2031 · 60):
+# "0k", a leading zero, a stray brace or "None" cannot match.
+_WORD = r"[A-Za-z]+"
+_NUMBER = r"(?:\$[1-9]\d{0,2}(?:,\d{3})*|#[1-9]\d*|[1-9]\d*\.\d|[1-9]\d*)"
+SANE_NAME = re.compile(rf"^Will(?: (?:{_WORD}|{_NUMBER}))+\?$")
 
 
 def _free_port() -> int:
@@ -95,6 +102,74 @@ def test_migrated_on_start(server: str, tmp_path_factory: pytest.TempPathFactory
     with sqlite3.connect(database) as connection:
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     assert revision == head_revision(f"sqlite+aiosqlite:///{database}")
+
+
+def test_root_leads_to_the_docs(server: str) -> None:
+    for method in ("GET", "HEAD"):
+        response = httpx.request(method, f"{server}/")
+        assert response.status_code == 307, method
+        assert response.headers["location"] == "/docs"
+    assert httpx.get(f"{server}/", follow_redirects=True).url.path == "/docs"
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/api/v1/markets", "/docs", "/openapi.json"])
+def test_head_over_a_real_server(server: str, path: str) -> None:
+    get = httpx.get(f"{server}{path}")
+    head = httpx.head(f"{server}{path}")
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_demo_markets_read_naturally(server: str) -> None:
+    names: list[str] = []
+    params: dict[str, str | int] = {"limit": 100}
+    while True:
+        body = httpx.get(f"{server}/api/v1/markets", params=params).json()
+        names.extend(item["name"] for item in body["data"])
+        cursor = body["meta"].get("next_cursor")
+        if not cursor:
+            break
+        params = {"limit": 100, "cursor": cursor}
+    assert len(names) > 50
+    assert not [name for name in names if not SANE_NAME.match(name) or "0k" in name]
+
+
+def test_every_demo_market_name_is_sane_and_distinct() -> None:
+    names = [demo_market_name(index) for index in range(5000)]
+    assert len(set(names)) == len(names)
+    assert not [name for name in names if not SANE_NAME.match(name) or "0k" in name]
+    assert demo_market_name(0) == "Will BTC close above $40,000 this year?"
+
+
+def test_port_in_use_is_one_clear_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "MARKETS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'markets.db'}",
+            "MARKETS_ENVIRONMENT": "dev",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "markets", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        f"markets: port {port} is in use; choose another with `make serve PORT={port + 1}`"
+        f" or `markets serve --port {port + 1}`"
+    ]
+    assert not (tmp_path / "var").exists()  # refused before migrating
 
 
 def test_serve_by_hand_on_the_dev_secrets_refuses_to_start(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from markets.domain.users import Actor, Role, User
 from markets.repositories.unit_of_work import InMemoryMarketsUnitOfWork
-from markets.repositories.users import InMemoryUserRepository
+from markets.repositories.users import UserRepository
 from tiered.repository import InMemoryStore
 
 
@@ -19,7 +19,7 @@ def uow() -> InMemoryMarketsUnitOfWork:
 
 async def _actor(uow: InMemoryMarketsUnitOfWork, role: Role, name: str) -> Actor:
     user = User(uuid4(), f"{name}@example.com", name.title(), role=role)
-    await InMemoryUserRepository(uow.store).create(user)
+    await UserRepository(uow.store).create(user)
     return Actor(user.id, role)
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from markets.domain.markets import Market
 from markets.domain.positions import Position
 from markets.domain.users import User
-from markets.repositories.markets import InMemoryMarketRepository, MarketRepository
-from markets.repositories.positions import InMemoryPositionRepository, PositionRepository
+from markets.repositories.markets import MarketRepository
+from markets.repositories.positions import PositionRepository
 from markets.repositories.tables import map_entities
-from markets.repositories.users import InMemoryUserRepository, UserRepository
+from markets.repositories.users import UserRepository
 from tiered.repository import AsyncRepository, InMemorySession
 from tiered.unit_of_work import AfterCommitHook, InMemoryUnitOfWork, UnitOfWork
 
@@ -65,23 +65,22 @@ class MarketsUnitOfWorkPort(Protocol):
     def read_only(self) -> AbstractAsyncContextManager[Self]: ...
 
 
-class MarketsUnitOfWork(UnitOfWork):
+class MarketsRepositories:
+    """The repositories of a markets unit of work, on either backend."""
+
     users: UserRepository
     markets: MarketRepository
     positions: PositionRepository
 
-    def bind(self, session: AsyncSession) -> None:
+    def create_repositories(self, session: AsyncSession | InMemorySession) -> None:
         self.users = UserRepository(session)
         self.markets = MarketRepository(session)
         self.positions = PositionRepository(session)
 
 
-class InMemoryMarketsUnitOfWork(InMemoryUnitOfWork):
-    users: InMemoryUserRepository
-    markets: InMemoryMarketRepository
-    positions: InMemoryPositionRepository
+class MarketsUnitOfWork(MarketsRepositories, UnitOfWork):
+    """On the app's database."""
 
-    def bind(self, session: InMemorySession) -> None:
-        self.users = InMemoryUserRepository(session)
-        self.markets = InMemoryMarketRepository(session)
-        self.positions = InMemoryPositionRepository(session)
+
+class InMemoryMarketsUnitOfWork(MarketsRepositories, InMemoryUnitOfWork):
+    """On an in-memory store, for unit tests."""

@@ -23,18 +23,42 @@ from markets.domain.users import Role, User
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from tiered.repository import AsyncRepository
 
-__all__ = ["DemoSize", "seed_demo"]
+__all__ = ["DemoSize", "demo_market_name", "seed_demo"]
 
 T = TypeVar("T", User, Market, Position)
 
 _BATCH = 500
-_TOPICS = (
-    "Will BTC close above {n}k this year?",
-    "Will the city council approve plan #{n}?",
-    "Will release {n} ship before the deadline?",
-    "Will team {n} win the final?",
-    "Will rainfall exceed {n} mm in April?",
+_TEAMS = ("Harbour City", "Northside", "Riverdale", "Lakeshore", "Old Town", "Westbrook")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
+
+
+def demo_market_name(index: int) -> str:
+    """A plausible question, distinct for every index: five topics, each with its own numbers."""
+    round_, topic = divmod(index, 5)
+    if topic == 0:
+        return f"Will BTC close above ${40_000 + 2_500 * round_:,} this year?"
+    if topic == 1:
+        return f"Will the city council approve housing plan #{round_ + 1}?"
+    if topic == 2:
+        return f"Will release {1 + round_ // 10}.{round_ % 10} ship before the deadline?"
+    if topic == 3:
+        season, team = divmod(round_, len(_TEAMS))
+        return f"Will {_TEAMS[team]} win the {2030 + season} cup final?"
+    year, month = divmod(round_, len(_MONTHS))
+    return f"Will rainfall in {_MONTHS[month]} {2030 + year} exceed {60 + 5 * (round_ % 7)} mm?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +86,7 @@ def _market(index: int, users: int, rng: random.Random) -> Market:
     created = utc_now() - timedelta(minutes=index)
     return Market(
         id=_id("market", index),
-        name=_TOPICS[index % len(_TOPICS)].format(n=index),
+        name=demo_market_name(index),
         description=f"Demo market {index}.",
         creator_id=_id("user", rng.randrange(users)),
         status=status,
