@@ -40,7 +40,7 @@ from tiered.repository.query import (
     SortKey,
     ordering,
 )
-from tiered.repository.read_model import ReadModel
+from tiered.repository.read_model import ReadModel, read_model_fields
 from tiered.repository.sql import SqlBackend
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ _FIRST_PAGE = OffsetPage()
 _ONE = CursorPage(limit=1)
 _DECLARATIONS: dict[type[Any], Declaration] = {}
 _CHECKED: set[type[Any]] = set()
+_CHECKED_READ_MODELS: set[tuple[type[Any], type[ReadModel]]] = set()
 
 
 class Repository(Generic[T]):
@@ -192,6 +193,32 @@ class Repository(Generic[T]):
                 "Text in a query may not contain NUL characters.", code="INVALID_QUERY", errors=nul
             )
 
+    @classmethod
+    def check_read_model(cls, model: type[ReadModel]) -> None:
+        """Refuse a read model whose fields are not columns or many-to-one relations."""
+        if (cls, model) in _CHECKED_READ_MODELS:
+            return
+        declaration = cls.declaration()
+        problems = []
+        for field in read_model_fields(model):
+            if field.nested is None:
+                if field.name not in declaration.columns:
+                    problems.append(f"{field.name} is no column of {declaration.model.__name__}")
+                continue
+            relation = declaration.relations.get(field.name)
+            if relation is None:
+                problems.append(f"{field.name} is no many-to-one relation")
+                continue
+            target = declaration_of(relation.target)
+            problems += [
+                f"{field.name}.{sub.name} is no column of {relation.target.__name__}"
+                for sub in read_model_fields(field.nested)
+                if sub.nested is not None or sub.name not in target.columns
+            ]
+        if problems:
+            raise ConfigurationError(f"{model.__name__} for {cls.__name__}: {'; '.join(problems)}")
+        _CHECKED_READ_MODELS.add((cls, model))
+
     def check_id(self, entity_id: Any, method: str) -> None:
         """Refuse a filter where an id belongs: a clear ``TypeError``, not an ``AttributeError``."""
         if isinstance(entity_id, Filter) or (
@@ -309,6 +336,8 @@ class Repository(Generic[T]):
         The page carries the full order it used, for the cursor of the next page.
         """
         self.check_query(filters, sort, search, load)
+        if into is not None:
+            self.check_read_model(into)
         order = self.ordering(sort)
         query = FindQuery(tuple(filters), search, order, page, tuple(load), into)
         found: Page[T] | Page[R] = await self._backend.find(query)

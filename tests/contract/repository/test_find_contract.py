@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 from tests.contract.repository.conftest import BASE_TIME, Backend, Catalog, new_item
 from tests.contract.repository.domain import Item, ItemSummary, OwnerRef
 
 from tiered.errors import ConfigurationError, InvalidInputError
-from tiered.repository import CursorCodec, CursorPage, Filter, OffsetPage, Op, SortKey
+from tiered.repository import CursorCodec, CursorPage, Filter, OffsetPage, Op, ReadModel, SortKey
 from tiered.repository.query import ordering
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -491,3 +492,19 @@ async def test_a_nul_character_in_text_is_a_400_on_every_backend(
     await expect_invalid_query(backend.items.count_where(search="a\x00b"))
     await expect_invalid_query(backend.items.find([Filter.eq("name", "\x00")]))
     await expect_invalid_query(backend.items.exists_where([Filter.in_("name", ["ok", "x\x00"])]))
+
+
+class MisnamedSummary(ReadModel):
+    id: UUID
+    title: str
+    creator: OwnerRef | None
+
+
+async def test_a_read_model_the_mapping_cannot_fill_is_a_configuration_error(
+    backend: Backend, catalog: Catalog
+) -> None:
+    await expect_misuse(
+        backend.items.find(into=MisnamedSummary),
+        "title is no column of Item",
+        "creator is no many-to-one relation",
+    )
