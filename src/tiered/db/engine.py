@@ -106,5 +106,15 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics (``ANALYZE``), e.g. after a bulk load.
+
+        SQLite keeps none until asked: without them its planner may pick an
+        index that filters over one that serves the ``ORDER BY``, and sort
+        every matching row of each page.
+        """
+        async with self.engine.begin() as connection:
+            await connection.exec_driver_sql("ANALYZE")
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -179,7 +179,11 @@ class FindQuery:
 
 
 def ordering(sort: Sequence[SortKey], id_field: str) -> tuple[SortKey, ...]:
-    """The full ordering: the requested keys, then the id as a unique tie-breaker."""
+    """The full ordering: the requested keys, then the id as a unique tie-breaker.
+
+    The id runs in the direction of the last key, so one index on ``(key, id)``
+    serves the sort both ways without a sort step.
+    """
     if any(key.field == id_field for key in sort):
         return tuple(sort)
-    return (*sort, SortKey(id_field))
+    return (*sort, SortKey(id_field, descending=bool(sort) and sort[-1].descending))

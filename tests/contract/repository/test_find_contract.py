@@ -212,8 +212,10 @@ async def test_multi_key_sort_with_mixed_directions(backend: Backend, catalog: C
     ]
 
 
-async def test_ties_are_broken_by_id(backend: Backend, catalog: Catalog) -> None:
-    expected = sorted(catalog.rows, key=lambda row: (-row.score, row.id))
+async def test_ties_are_broken_by_id_in_the_last_key_direction(
+    backend: Backend, catalog: Catalog
+) -> None:
+    expected = sorted(catalog.rows, key=lambda row: (row.score, row.id), reverse=True)
     page = await backend.items.find(sort=[SortKey("score", descending=True)])
     assert [item.id for item in page.items] == [row.id for row in expected]
     expected = sorted(catalog.rows, key=lambda row: (row.score, row.id))
@@ -298,7 +300,7 @@ async def test_a_cursor_walk_returns_every_row_exactly_once(
 async def test_a_cursor_walk_with_repeated_keys_uses_the_id(
     backend: Backend, catalog: Catalog
 ) -> None:
-    expected = sorted(catalog.rows, key=lambda row: (-row.score, row.id))
+    expected = sorted(catalog.rows, key=lambda row: (row.score, row.id), reverse=True)
     pages = await walk(backend, [SortKey("score", descending=True)], 2)
     assert [item.id for page in pages for item in page] == [row.id for row in expected]
 

@@ -65,11 +65,13 @@ async def _seed(settings: Settings, size: DemoSize, *, only_if_empty: bool) -> i
         total = size.users + size.markets + size.positions
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("seeding demo data", total=total)
-            return await seed_demo(
+            created = await seed_demo(
                 lambda: MarketsUnitOfWork(database.sessionmaker),
                 size,
                 lambda done: progress.advance(task, done),
             )
+        await database.analyze()  # the planner's statistics, for the bulk just loaded
+        return created
     finally:
         await database.dispose()
 

@@ -91,7 +91,9 @@ markets = Table(
     CheckConstraint("volume >= 0", name="volume_not_negative"),
     CheckConstraint(f"length(description) <= {DESCRIPTION_MAX}", name="description_length"),
     Index("ix_markets_status_volume", "status", "volume"),
-    Index("ix_markets_created_at", "created_at"),
+    Index("ix_markets_created_at_id", "created_at", "id"),
+    Index("ix_markets_volume_id", "volume", "id"),
+    Index("ix_markets_name_id", "name", "id"),
     Index("ix_markets_creator_id", "creator_id"),
 )
 
