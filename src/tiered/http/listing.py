@@ -10,6 +10,14 @@ problem: an unknown or repeated parameter, a sort outside the allow-list, a
 tampered cursor or one issued for another query, and a control character in
 any value (a NUL would otherwise reach the database).
 
+The parameters' schemas say which values are well formed, so clients and
+schema-driven fuzzers know them: no text parameter admits a control
+character, ``sort`` admits only the allow-listed fields, each once, and
+``cursor`` only the codec's alphabet and length. The parser, not the schema
+validator, refuses the rest, with the 400s above. A well-formed cursor is
+still refused unless this service issued it for this very query, and
+``offset`` with ``cursor`` is refused: no schema can say either.
+
 The cursor codec is an explicit dependency (:func:`cursor_codec`): apps built
 by ``create_app`` have one; others provide it with
 ``app.dependency_overrides[cursor_codec]``, and :func:`validate_listings`
@@ -20,18 +28,19 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import WithJsonSchema
 from starlette.requests import Request
 
 from tiered.envelope import PageMeta
 from tiered.errors import ConfigurationError, FieldError, InvalidInputError
-from tiered.repository.cursor import CursorCodec
+from tiered.repository.cursor import MAX_CURSOR_CHARS, CursorCodec
 from tiered.repository.query import (
     DEFAULT_PAGE_SIZE,
     MAX_OFFSET,
@@ -49,7 +58,31 @@ from tiered.repository.repository import Repository
 __all__ = ["ListQuery", "Listing", "QueryFilter", "cursor_codec", "validate_listings"]
 
 SEARCH_PARAMETER = "q"
+SEARCH_MAX_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NO_CONTROL_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+_CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+_STRIPPED = r"[ \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
+"""What ``str.strip`` removes around a sort field, control characters aside (refused before)."""
+
+
+def _text(**constraints: Any) -> Any:
+    """``str``, documented with ``constraints`` (JSON Schema keywords) that the parser enforces."""
+    return Annotated[str, WithJsonSchema({"type": "string", **constraints})]
+
+
+def _sort_pattern(fields: Iterable[str]) -> str:
+    """The ``sort`` values :func:`parse_sort` accepts, as an ECMA-262 regular expression.
+
+    Comma-separated fields of the allow-list, each at most once (the negative
+    lookahead), each with an optional ``-`` (descending) and ``+``; empty is
+    the default order.
+    """
+    names = "|".join(re.escape(name) for name in sorted(fields))
+    key = f"{_STRIPPED}-?\\+?"
+    token = f"{key}(?:{names}){_STRIPPED}"
+    repeated = f"(?:[^,]*,)*{key}({names}){_STRIPPED},(?:[^,]*,)*{key}\\1{_STRIPPED}(?:,|$)"
+    return f"^(?!{repeated})(?:{token}(?:,{token})*)?$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +149,12 @@ def cursor_codec(request: Request) -> CursorCodec:
         raise ConfigurationError(_NO_CODEC)
     return codec
 
+
+_CURSOR_DESCRIPTION = """`meta.next_cursor` of the previous page (not with `offset`).
+
+Opaque and signed: only a cursor this service issued, sent with the filters, search
+and sort of the request that returned it, is accepted; any other is a 400
+`INVALID_CURSOR`. Empty means none."""
 
 _NO_CODEC = (
     "a Listing needs a CursorCodec: build the app with tiered.app.create_app, or set "
@@ -239,32 +278,36 @@ class Listing:
             inspect.Parameter(
                 "cursor",
                 keyword,
-                annotation=str | None,
-                default=Query(
-                    None,
-                    description="`meta.next_cursor` of the previous page (not with `offset`).",
-                ),
+                annotation=_text(pattern=_CURSOR_PATTERN, maxLength=MAX_CURSOR_CHARS) | None,
+                default=Query(None, description=_CURSOR_DESCRIPTION),
             ),
             inspect.Parameter(
                 "sort",
                 keyword,
-                annotation=str | None,
+                annotation=_text(pattern=_sort_pattern(self.sort_fields)) | None,
                 default=Query(
-                    None, description=f"Comma-separated, `-` for descending; of: {sortable}."
+                    None,
+                    description=f"Comma-separated, `-` for descending, each field once; "
+                    f"of: {sortable}.",
                 ),
             ),
         ]
         if self.search:
+            search = _text(minLength=1, maxLength=SEARCH_MAX_CHARS, pattern=_NO_CONTROL_PATTERN)
             parameters.append(
                 inspect.Parameter(
                     SEARCH_PARAMETER,
                     keyword,
-                    annotation=str | None,
-                    default=Query(None, min_length=1, max_length=200, description="Text search."),
+                    annotation=search | None,
+                    default=Query(
+                        None, min_length=1, max_length=SEARCH_MAX_CHARS, description="Text search."
+                    ),
                 )
             )
         for item in self.filters:
             annotation: Any = item.annotation
+            if annotation is str:
+                annotation = _text(pattern=_NO_CONTROL_PATTERN)
             annotation = list[annotation] | None if item.many else annotation | None
             parameters.append(
                 inspect.Parameter(
