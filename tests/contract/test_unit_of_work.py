@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.contract.repository.conftest import BASE_TIME
 from tests.contract.repository.domain import (
@@ -589,6 +590,28 @@ async def test_fifty_concurrent_increments_sum_exactly(
     async with make_sql_uow().read_only() as reader:
         stored = await reader.items.get_one(item.id)
     assert (stored.score, stored.version) == (sum(amounts), 51)
+
+
+async def test_sqlite_readers_send_no_begin_and_writers_begin_immediate(
+    sqlite_database: Database,
+) -> None:
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    engine = sqlite_database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with SqlShopUnitOfWork(sqlite_database.sessionmaker).read_only() as reader:
+            assert await reader.owners.count() == 0
+        assert sent == ["SELECT"], "a read-only unit of work sends no BEGIN (and no ping)"
+        sent.clear()
+        async with SqlShopUnitOfWork(sqlite_database.sessionmaker) as writer:
+            await writer.owners.create(owner("ada"))
+        assert sent[0] == "BEGIN IMMEDIATE"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 # -- PostgreSQL: real concurrency ------------------------------------------------------

@@ -1,9 +1,10 @@
 """The async engine and session factory, configured from settings.
 
 SQLite gets WAL (readers never block the writer), enforced foreign keys and a
-busy timeout; every backend gets ``pool_pre_ping`` so a database restart costs
-one failed ping, not a burst of 500s; sessions keep loaded attributes after
-commit (``expire_on_commit=False``) so responses can be built from them.
+busy timeout; a server database gets ``pool_pre_ping`` so a restart costs one
+failed ping, not a burst of 500s (a SQLite file needs none); sessions keep
+loaded attributes after commit (``expire_on_commit=False``) so responses can be
+built from them.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql(begin_statement(connection))
+    statement = begin_statement(connection)
+    if statement is not None:
+        connection.exec_driver_sql(statement)
 
 
 def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
@@ -62,6 +65,8 @@ def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
         "hide_parameters": True,
     }
     if url.get_backend_name() == "sqlite":
+        # A local file cannot go away between two checkouts: no ping round trip.
+        options["pool_pre_ping"] = False
         if url.database in (None, "", ":memory:"):
             return {**options, "poolclass": StaticPool}
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,15 @@ def writer_lock(engine: Engine) -> WriterLock:
     return lock
 
 
-def begin_statement(connection: Connection) -> str:
+def begin_statement(connection: Connection) -> str | None:
+    """The ``BEGIN`` a transaction opens with; ``None`` for a read that needs none.
+
+    ``"NONE"`` leaves SQLite in autocommit: each statement reads its own
+    snapshot, and the round trip of a ``BEGIN`` is saved. Only read-only units
+    of work ask for it.
+    """
     options: dict[str, Any] = dict(connection.get_execution_options())
     mode = options.get(BEGIN_OPTION)
+    if mode == "NONE":
+        return None
     return f"BEGIN {mode}" if mode in {"IMMEDIATE", "EXCLUSIVE"} else "BEGIN"

@@ -81,6 +81,8 @@ class UnitOfWork(BaseUnitOfWork):
                 ) from error
             self._lock = lock
             await session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
+        elif dialect == "sqlite":
+            await session.connection(execution_options={BEGIN_OPTION: "NONE"})
         elif dialect == "postgresql" and read_only:
             await session.connection(execution_options={"postgresql_readonly": True})
         else:
