@@ -142,7 +142,7 @@ def _invalid(pointer: str, detail: str, code: str = "INVALID_QUERY") -> InvalidI
     )
 
 
-def cursor_codec(request: Request) -> CursorCodec:
+async def cursor_codec(request: Request) -> CursorCodec:
     """The app's cursor codec; override this dependency to provide one outside ``create_app``."""
     codec = getattr(request.app.state, "cursor_codec", None)
     if not isinstance(codec, CursorCodec):

@@ -1,4 +1,8 @@
-"""Request-scoped providers: units of work, services, and who is calling."""
+"""Request-scoped providers: units of work, services, and who is calling.
+
+Providers are ``async def`` although they never await: FastAPI runs a sync
+dependency in its thread pool, a hop per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from tiered.app import app_state
 __all__ = ["MarketServiceDep", "PositionServiceDep", "ViewerDep"]
 
 
-def unit_of_work(request: Request) -> MarketsUnitOfWork:
+async def unit_of_work(request: Request) -> MarketsUnitOfWork:
     """A fresh unit of work per request; each use case opens its own transaction."""
     return MarketsUnitOfWork(app_state(request).database.sessionmaker)
 
@@ -24,11 +28,11 @@ def unit_of_work(request: Request) -> MarketsUnitOfWork:
 UnitOfWorkDep = Annotated[MarketsUnitOfWork, Depends(unit_of_work)]
 
 
-def market_service(uow: UnitOfWorkDep) -> MarketService:
+async def market_service(uow: UnitOfWorkDep) -> MarketService:
     return MarketService(uow)
 
 
-def position_service(uow: UnitOfWorkDep) -> PositionService:
+async def position_service(uow: UnitOfWorkDep) -> PositionService:
     return PositionService(uow)
 
 
