@@ -1,12 +1,16 @@
 """One logging pipeline for the app and the libraries under it.
 
 Our code logs through structlog; uvicorn, SQLAlchemy and Alembic log
-through the stdlib. Both end in the *same* stdlib handler whose
-`structlog.stdlib.ProcessorFormatter` adds the request context, level,
-logger name and UTC timestamp, formats exceptions, redacts secrets and
-renders one JSON object per line (or a console line in development). A
-third-party line can therefore neither skip redaction nor break the
-one-object-per-line contract that log shippers rely on.
+through the stdlib. Both go through the *same* processors: request context,
+level, logger name and UTC timestamp, exception formatting, redaction, and
+one JSON object per line (or a console line in development). A third-party
+line can therefore neither skip redaction nor break the one-object-per-line
+contract that log shippers rely on.
+
+structlog lines (the access log among them) are rendered and written
+directly, off the stdlib's record-and-formatter path, which cost several
+times the rendering itself; stdlib lines reach the same processors through a
+`structlog.stdlib.ProcessorFormatter` on the root handler.
 
 Loggers are *not* cached on first use. `configure_logging` runs again in
 every test and in every `create_app`, and tests reset structlog or wrap it
@@ -40,6 +44,24 @@ _SILENCED_LOGGERS: Final = ("uvicorn.access",)
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
 # Mutated in place: loggers bound before a reconfiguration hold this list.
 _STRUCTLOG_CHAIN: Final[list[Processor]] = []
+
+
+class _StdoutLogger:
+    """structlog's output: one line to whatever `sys.stdout` is at write time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def msg(self, message: str) -> None:
+        stream = sys.stdout
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _stdout_logger(name: str | None = None, *_: Any) -> _StdoutLogger:
+    return _StdoutLogger(name or "root")
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):
@@ -78,10 +100,10 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.processors.StackInfoRenderer(),
     ]
-    _STRUCTLOG_CHAIN[:] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
+    _STRUCTLOG_CHAIN[:] = [*shared, *_rendering_processors(json=json)]
     structlog.configure(
         processors=_STRUCTLOG_CHAIN,
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=_stdout_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
         context_class=dict,
         cache_logger_on_first_use=False,
@@ -91,7 +113,10 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=_rendering_processors(json=json),
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *_rendering_processors(json=json),
+            ],
         )
     )
     root = logging.getLogger()
@@ -127,7 +152,6 @@ def _rendering_processors(*, json: bool) -> list[Processor]:
     """
     if json:
         return [
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Locals are off: they would put every variable of every frame
             # (settings, request bodies) into the log.
             structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
@@ -135,7 +159,6 @@ def _rendering_processors(*, json: bool) -> list[Processor]:
             structlog.processors.JSONRenderer(serializer=_dumps),
         ]
     return [
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
         # Plain text so that the traceback is redacted too; the renderer
         # would format `exc_info` itself only after redaction has run.
         structlog.processors.format_exc_info,
