@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from starlette.responses import Response
 
-__all__ = ["ApiResponse", "PageMeta", "PageResponse"]
+__all__ = ["ApiResponse", "PageMeta", "PageResponse", "json_response"]
 
 T = TypeVar("T")
 
@@ -27,6 +28,19 @@ _EXAMPLE_CURSOR = (
     "mDGci3EB3pxokZaK9heFEyZEiJrPmn5PW1sidCIsIjIwMjUtMDMtMDJUMTc6NDU6MTIrMDA6MDAiXSxbInUiLCI0YjFhOWM3"
     "ZS0yZDVmLTRlOGEtOWIzYy02ZjBkMmUxYTdjNGIiXV0"
 )
+
+
+def json_response(
+    body: BaseModel, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """``body`` as JSON bytes, serialised once by pydantic-core.
+
+    A route that returns this skips FastAPI's response-model pass, which
+    validates the body again item by item: the route's ``response_model`` still
+    documents the shape, and the body is exactly what that model serialises to.
+    """
+    content = body.__pydantic_serializer__.to_json(body)
+    return Response(content, status_code, headers, media_type="application/json")
 
 
 class PageMeta(BaseModel):

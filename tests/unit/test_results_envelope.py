@@ -130,3 +130,47 @@ def test_envelopes_of_types_without_examples_have_none() -> None:
     assert "examples" not in response_schema(ApiResponse[int])
     list_of_items = response_schema(ApiResponse[list[Item]])
     assert list_of_items["examples"][0]["data"][1]["id"] == 2
+
+
+async def test_json_response_sends_what_the_response_model_would() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import httpx
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+    from starlette.responses import Response
+
+    from tiered.envelope import PageMeta, PageResponse, json_response
+
+    class Row(BaseModel):
+        name: str
+        price: Decimal
+        at: datetime
+
+    rows = [Row(name="café ☕", price=Decimal("1.50"), at=datetime(2026, 1, 2, tzinfo=UTC))]
+    meta = PageMeta(total=1, limit=20, offset=0)
+    app = FastAPI()
+
+    @app.get("/validated", response_model=PageResponse[Row])
+    async def validated() -> PageResponse[Row]:
+        return PageResponse.of(rows, meta)
+
+    @app.get("/direct", response_model=PageResponse[Row])
+    async def direct() -> Response:
+        return json_response(PageResponse[Row].of(rows, meta), headers={"X-Kind": "direct"})
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        slow, fast = await client.get("/validated"), await client.get("/direct")
+    assert fast.json() == slow.json()
+    assert fast.headers["content-type"] == "application/json"
+    assert fast.headers["x-kind"] == "direct"
+    assert app.openapi()["paths"]["/direct"] == {
+        **app.openapi()["paths"]["/validated"],
+        "get": {
+            **app.openapi()["paths"]["/validated"]["get"],
+            "operationId": "direct_direct_get",
+            "summary": "Direct",
+        },
+    }

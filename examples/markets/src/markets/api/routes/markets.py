@@ -13,7 +13,7 @@ from markets.api.dependencies import MarketServiceDep, ViewerDep
 from markets.domain.errors import MarketNotFoundError
 from markets.repositories.markets import MarketRepository
 from markets.services.read_models import EXAMPLE_MARKET_ID, MarketDetail, MarketSummary
-from tiered.envelope import ApiResponse, PageResponse
+from tiered.envelope import ApiResponse, PageResponse, json_response
 from tiered.errors import problem_responses
 from tiered.http.conditional import representation
 from tiered.http.listing import Listing, ListQuery, QueryFilter
@@ -66,11 +66,11 @@ _LIST_PROBLEMS = problem_responses(*market_listing.problems())
 )
 async def list_markets(
     service: MarketServiceDep, viewer: ViewerDep, query: MarketQuery
-) -> PageResponse[MarketSummary]:
+) -> Response:
     page = await service.list(
         viewer, filters=query.filters, search=query.search, sort=query.sort, page=query.page
     )
-    return PageResponse.of(page.items, query.meta(page))
+    return json_response(PageResponse[MarketSummary].of(page.items, query.meta(page)))
 
 
 def market_representation(detail: MarketDetail) -> bytes:
@@ -78,7 +78,8 @@ def market_representation(detail: MarketDetail) -> bytes:
 
     Write routes render the current market the same way to check ``If-Match``.
     """
-    return ApiResponse[MarketDetail](data=detail).model_dump_json().encode()
+    body = ApiResponse[MarketDetail](data=detail)
+    return body.__pydantic_serializer__.to_json(body)
 
 
 _ETAG = {
