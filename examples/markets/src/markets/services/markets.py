@@ -153,10 +153,7 @@ class MarketService:
     async def _detail(
         self, uow: MarketsUnitOfWorkPort, viewer: Actor | None, market_id: UUID
     ) -> MarketDetail:
-        page = await uow.markets.find(
-            [Filter.eq("id", market_id)], page=OffsetPage(limit=1), into=MarketDetail
-        )
-        detail = page.items[0] if page.items else None
+        detail = await uow.markets.find_one([Filter.eq("id", market_id)], into=MarketDetail)
         if detail is None or not _visible(detail, viewer):
             raise MarketNotFoundError(market_id)
         return detail
