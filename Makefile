@@ -65,3 +65,17 @@ check: lint types imports coverage ## Everything CI checks, except the browser
 
 clean: ## Remove caches and local state (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov var
+
+# The benchmark's peers (Litestar, advanced-alchemy, matplotlib, py-spy…) live in their
+# own locked environment under bench/peers, so the project's lock stays free of them.
+.PHONY: bench bench-smoke
+BENCH_PYTHON := $(CURDIR)/bench/peers/.venv/bin/python
+
+bench: sync ## Measure markets against its peers into bench/RESULTS.md (~6 min; installs wrk)
+	@$(UV) sync --locked --quiet --project bench/peers
+	bash bench/install-wrk.sh
+	BENCH_COMMAND="make bench" $(BENCH_PYTHON) bench/run.py $(BENCH_ARGS)
+
+bench-smoke: sync ## Every benchmark variant starts and answers 200 (no timing)
+	@$(UV) sync --locked --quiet --project bench/peers
+	$(BENCH_PYTHON) bench/smoke.py

@@ -1,0 +1,1 @@
+"""The benchmark's orchestration: datasets, worker processes, load, statistics, report."""
