@@ -9,17 +9,14 @@ from __future__ import annotations
 import re
 import sys
 import types
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tiered.db import Database
 from tiered.settings import AppSettings
+from tiered.testing import scratch_postgres_database
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "first-resource.md"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -38,16 +35,8 @@ def guide(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> types.ModuleType:
 
 @pytest.fixture
 async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
-    name = f"tiered_cameras_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with scratch_postgres_database(postgres_url, "tiered_cameras") as url:
+        yield url
 
 
 @pytest.mark.postgres

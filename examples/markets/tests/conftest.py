@@ -14,15 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from markets.config import Settings
 from markets.domain.users import Actor, Role, User
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from tiered.db import Database
+from tiered.testing import scratch_postgres_database
 
 os.environ["MARKETS_ENVIRONMENT"] = "test"
 
@@ -35,16 +33,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 async def fresh_postgres_url(postgres_url: str) -> AsyncIterator[str]:
     """A database of its own, dropped afterwards: migrations start from nothing."""
-    name = f"markets_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with scratch_postgres_database(postgres_url, "markets_test") as url:
+        yield url
 
 
 @pytest.fixture(

@@ -1,7 +1,7 @@
 """Test kit: in-process app client and real-service fixtures (pytest plugin)."""
 
 from tiered.testing.client import app_client
-from tiered.testing.database import rollback_session, scratch_database
+from tiered.testing.database import rollback_session, scratch_database, scratch_postgres_database
 from tiered.testing.queries import assert_max_queries
 from tiered.testing.services import SERVICES, Service, in_ci, require_service
 
@@ -14,4 +14,5 @@ __all__ = [
     "require_service",
     "rollback_session",
     "scratch_database",
+    "scratch_postgres_database",
 ]

@@ -1,6 +1,8 @@
 """Real databases in tests that leave nothing behind.
 
 ``scratch_database`` creates the tables a suite needs and removes them after;
+``scratch_postgres_database`` a whole PostgreSQL database (for migrations, or an
+app that builds its own engine), dropped after;
 ``rollback_session`` joins an outer transaction with ``create_savepoint``, so
 code under test may commit (it releases a savepoint) and the test still leaves
 no row behind.
@@ -13,12 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from tiered.db.engine import Database, is_sqlite
 from tiered.settings import AppSettings
 
-__all__ = ["rollback_session", "scratch_database"]
+__all__ = ["rollback_session", "scratch_database", "scratch_postgres_database"]
 
 
 @asynccontextmanager
@@ -64,3 +67,20 @@ async def scratch_database(url: str, metadata: MetaData) -> AsyncIterator[Databa
             else:
                 await connection.run_sync(metadata.drop_all)
         await plain.dispose()
+
+
+@asynccontextmanager
+async def scratch_postgres_database(server_url: str, prefix: str = "tiered") -> AsyncIterator[str]:
+    """The URL of a new, empty database on ``server_url``'s server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
