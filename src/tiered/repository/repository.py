@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tiered.errors import ConfigurationError, FieldError, InvalidInputError, NotFoundError
+from tiered.errors import ConfigurationError, NotFoundError
 from tiered.repository.boundary import guard_coroutines
+from tiered.repository.checks import query_problems, read_model_problems
 from tiered.repository.declaration import Declaration, declaration_of
 from tiered.repository.memory import MemoryBackend
 from tiered.repository.memory_session import InMemorySession, InMemoryStore
@@ -34,13 +35,12 @@ from tiered.repository.query import (
     Filter,
     FindQuery,
     OffsetPage,
-    Op,
     Page,
     PageRequest,
     SortKey,
     ordering,
 )
-from tiered.repository.read_model import ReadModel, read_model_fields
+from tiered.repository.read_model import ReadModel
 from tiered.repository.sql import SqlBackend
 
 if TYPE_CHECKING:
@@ -158,66 +158,16 @@ class Repository(Generic[T]):
         search: str | None = None,
         load: Sequence[str] = (),
     ) -> None:
-        declaration = self.declaration()
+        """A query the mapping cannot answer is a bug; NUL in client text is a 400."""
         owner = type(self).__name__
-        declaration.require_columns(owner, "a filter", [item.field for item in filters])
-        declaration.require_columns(owner, "a sort", [key.field for key in sort])
-        problems = [
-            f"{item.field} {item.op} needs a list"
-            for item in filters
-            if item.op is Op.IN and not isinstance(item.value, tuple | list | set | frozenset)
-        ]
-        problems += [
-            f"{item.field} is not text: contains needs text"
-            for item in filters
-            if item.op is Op.CONTAINS and item.field not in declaration.text
-        ]
-        problems += [
-            f"cannot order by nullable {k.field}" for k in sort if k.field in declaration.nullable
-        ]
-        problems += [
-            f"unknown relation {name!r}" for name in load if name not in declaration.relations
-        ]
-        if search is not None and not self.search_fields:
-            problems.append("search needs search_fields")
-        if problems:
-            raise ConfigurationError(f"{owner}: {'; '.join(problems)}")
-        nul = [FieldError("/q", "contains a NUL character", "query")] if _has_nul(search) else []
-        nul += [
-            FieldError(f"/{item.field}", "contains a NUL character", "query")
-            for item in filters
-            if _has_nul(item.value)
-        ]
-        if nul:
-            raise InvalidInputError(
-                "Text in a query may not contain NUL characters.", code="INVALID_QUERY", errors=nul
-            )
+        query_problems(self.declaration(), owner, self.search_fields, (filters, sort, search, load))
 
     @classmethod
     def check_read_model(cls, model: type[ReadModel]) -> None:
         """Refuse a read model whose fields are not columns or many-to-one relations."""
-        if (cls, model) in _CHECKED_READ_MODELS:
-            return
-        declaration = cls.declaration()
-        problems = []
-        for field in read_model_fields(model):
-            if field.nested is None:
-                if field.name not in declaration.columns:
-                    problems.append(f"{field.name} is no column of {declaration.model.__name__}")
-                continue
-            relation = declaration.relations.get(field.name)
-            if relation is None:
-                problems.append(f"{field.name} is no many-to-one relation")
-                continue
-            target = declaration_of(relation.target)
-            problems += [
-                f"{field.name}.{sub.name} is no column of {relation.target.__name__}"
-                for sub in read_model_fields(field.nested)
-                if sub.nested is not None or sub.name not in target.columns
-            ]
-        if problems:
-            raise ConfigurationError(f"{model.__name__} for {cls.__name__}: {'; '.join(problems)}")
-        _CHECKED_READ_MODELS.add((cls, model))
+        if (cls, model) not in _CHECKED_READ_MODELS:
+            read_model_problems(cls.declaration(), cls.__name__, model)
+            _CHECKED_READ_MODELS.add((cls, model))
 
     def check_id(self, entity_id: Any, method: str) -> None:
         """Refuse a filter where an id belongs: a clear ``TypeError``, not an ``AttributeError``."""
@@ -407,15 +357,6 @@ class Repository(Generic[T]):
         self.check_query(filters)
         self.declaration().require_columns(type(self).__name__, "update_where", values)
         return await self._backend.update_where(tuple(filters), dict(values))
-
-
-def _has_nul(value: Any) -> bool:
-    """NUL in text: PostgreSQL refuses it, SQLite keeps it; refused alike everywhere."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, tuple | list | set | frozenset):
-        return any(isinstance(each, str) and "\x00" in each for each in value)
-    return False
 
 
 guard_coroutines(Repository)
