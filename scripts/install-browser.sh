@@ -13,18 +13,7 @@ if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]]; then
     exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-else
-    echo "install-browser: need root (or sudo) to install chromium" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update
-"${as_root[@]}" apt-get install -y --no-install-recommends chromium chromium-driver
+bash "$(dirname "$0")/apt-install.sh" chromium chromium-driver
 
 "$CHROMIUM" --version
 "$CHROMEDRIVER" --version
