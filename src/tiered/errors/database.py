@@ -161,7 +161,7 @@ def _classify(error: BaseException) -> AppError:
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return DatabaseUnavailableError(_UNAVAILABLE)
     if _is_stale_data(error):
-        return StaleVersionError("The resource was changed by another writer; re-read it.")
+        return StaleVersionError.of()
     driver = _driver_error(error)
     sqlstate = _sqlstate(driver)
     if sqlstate is not None:

@@ -172,6 +172,11 @@ class StaleVersionError(ConflictError):
     slug = "stale-version"
     description = "Another writer changed the resource since it was read; re-read it and retry."
 
+    @classmethod
+    def of(cls, subject: str = "The resource") -> StaleVersionError:
+        """The conflict for ``subject`` (an entity name), worded alike everywhere."""
+        return cls(f"{subject} was changed by another writer; re-read it and retry.")
+
 
 class PreconditionFailedError(AppError):
     status = 412

@@ -29,9 +29,7 @@ _GUARDED = "__tiered_database_boundary__"
 def raise_for_database(error: Exception, subject: str = "The resource") -> NoReturn:
     """Re-raise ``error`` as the application error it means; anything else unchanged."""
     if isinstance(error, StaleDataError):
-        raise StaleVersionError(
-            f"{subject} was changed by another writer; re-read it and retry."
-        ) from error
+        raise StaleVersionError.of(subject) from error
     if not isinstance(error, AppError) and is_database_error(error):
         raise_translated(error)
     raise error

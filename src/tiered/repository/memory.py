@@ -102,9 +102,7 @@ class MemoryBackend:
         return entity
 
     def _version_conflict(self) -> StaleVersionError:
-        return StaleVersionError(
-            f"{self.entity_name()} was changed by another writer; re-read it and retry."
-        )
+        return StaleVersionError.of(self.entity_name())
 
     # -- reads ---------------------------------------------------------------------
 

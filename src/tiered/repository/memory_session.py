@@ -111,9 +111,7 @@ class InMemoryStore:
         if base is None and row is not None:
             raise _duplicate(self.spec(key[0]).id_field)
         if self.spec(key[0]).version_field is not None:
-            raise StaleVersionError(
-                f"{key[0].__name__} was changed by another writer; re-read it and retry."
-            )
+            raise StaleVersionError.of(key[0].__name__)
         raise TransactionConflictError(
             "Another transaction changed the same data; retry.",
         )
@@ -234,9 +232,7 @@ class InMemorySession:
             if spec.version_field is not None:
                 loaded_version = self._loaded[key].get(spec.version_field)
                 if getattr(stored, spec.version_field) != loaded_version:
-                    raise StaleVersionError(
-                        f"{key[0].__name__} was changed by another writer; re-read it and retry."
-                    )
+                    raise StaleVersionError.of(key[0].__name__)
                 setattr(entity, spec.version_field, loaded_version + 1)
             self.write(key, entity)
             self._loaded[key] = column_state(entity, spec.relations)
