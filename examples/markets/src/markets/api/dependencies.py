@@ -6,18 +6,30 @@ dependency in its thread pool, a hop per request for nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import Request
 
-from markets.domain.users import Actor
+from markets.api.authentication import Caller, authenticate
+from markets.domain.users import Actor, Permission, Role
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.markets import MarketService
 from markets.services.positions import PositionService
 from tiered.app import app_state
+from tiered.security import AnyPrincipal, require_permission, require_role
 
-__all__ = ["MarketServiceDep", "PositionServiceDep", "ViewerDep"]
+__all__ = [
+    "CallerDep",
+    "MarketServiceDep",
+    "PositionServiceDep",
+    "UnitOfWorkDep",
+    "ViewerDep",
+    "acting_as",
+    "acting_with",
+    "principal_of",
+]
 
 
 async def unit_of_work(request: Request) -> MarketsUnitOfWork:
@@ -36,9 +48,37 @@ async def position_service(uow: UnitOfWorkDep) -> PositionService:
     return PositionService(uow)
 
 
-async def viewer() -> Actor | None:
-    """Anonymous until authentication is wired in; reads treat ``None`` as the public."""
-    return None
+CallerDep = Annotated[Caller | None, Depends(authenticate)]
+
+
+async def principal_of(caller: CallerDep) -> AnyPrincipal | None:
+    """What the library's guards check; installed over ``tiered``'s ``current_principal``."""
+    return None if caller is None else caller.principal
+
+
+async def viewer(caller: CallerDep) -> Actor | None:
+    """The actor of a read anyone may make: ``None`` for the public."""
+    return None if caller is None else caller.actor
+
+
+def _actor_behind(guard: Callable[..., Awaitable[AnyPrincipal]]) -> Callable[..., Awaitable[Actor]]:
+    async def actor(_: Annotated[AnyPrincipal, Depends(guard)], caller: CallerDep) -> Actor:
+        if caller is None:  # the guard has already answered 401
+            raise AssertionError("guard admitted an anonymous caller")
+        return caller.actor
+
+    actor.__name__ = f"actor_{guard.__name__}"
+    return actor
+
+
+def acting_with(*permissions: Permission) -> Callable[..., Awaitable[Actor]]:
+    """The actor of a caller holding every one of ``permissions`` (else 401/403)."""
+    return _actor_behind(require_permission(*permissions))
+
+
+def acting_as(*roles: Role) -> Callable[..., Awaitable[Actor]]:
+    """The actor of a signed-in user holding one of ``roles`` (API keys never pass)."""
+    return _actor_behind(require_role(*roles))
 
 
 MarketServiceDep = Annotated[MarketService, Depends(market_service)]
