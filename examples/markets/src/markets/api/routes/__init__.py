@@ -2,9 +2,20 @@
 
 from fastapi import APIRouter
 
+from markets.api.routes.admin import router as admin_router
+from markets.api.routes.auth import router as auth_router
 from markets.api.routes.markets import router as markets_router
+from markets.api.routes.me import router as me_router
 from markets.api.routes.meta import router as meta_router
+from markets.api.routes.positions import router as positions_router
 
-ROUTERS: tuple[APIRouter, ...] = (meta_router, markets_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    meta_router,
+    auth_router,
+    me_router,
+    markets_router,
+    positions_router,
+    admin_router,
+)
 
 __all__ = ["ROUTERS"]

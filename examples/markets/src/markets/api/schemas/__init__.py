@@ -1,0 +1,1 @@
+"""Request bodies: what clients may send (unknown fields are refused)."""
