@@ -10,10 +10,7 @@ signature of a lazy load in a loop.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from sqlalchemy import event
@@ -41,12 +38,21 @@ class RepeatedStatementError(InternalError):
 
 
 class StatementRecorder:
+    """The statements of one context, counted by shape.
+
+    A context manager itself (``record_statements`` builds one), so the request
+    guard activates it without a generator-based wrapper on every request.
+    """
+
+    __slots__ = ("_reported", "_token", "shapes", "statements", "strict", "threshold")
+
     def __init__(self, threshold: int | None = None, *, strict: bool = True) -> None:
         self.threshold = threshold
         self.strict = strict
         self.statements: list[str] = []
-        self.shapes: Counter[str] = Counter()
+        self.shapes: dict[str, int] = {}
         self._reported: set[str] = set()
+        self._token: Token[tuple[StatementRecorder, ...]] | None = None
 
     @property
     def count(self) -> int:
@@ -54,30 +60,32 @@ class StatementRecorder:
 
     def record(self, statement: str) -> None:
         self.statements.append(statement)
-        self.shapes[statement] += 1
-        if self.threshold is None or self.shapes[statement] <= self.threshold:
+        seen = self.shapes.get(statement, 0) + 1
+        self.shapes[statement] = seen
+        if self.threshold is None or seen <= self.threshold:
             return
         if self.strict:
             raise RepeatedStatementError(
-                f"A statement ran {self.shapes[statement]} times in one request "
+                f"A statement ran {seen} times in one request "
                 f"(threshold {self.threshold}); load the relation eagerly."
             )
         if statement not in self._reported:
             self._reported.add(statement)
             _log.warning("repeated_statement", statement=statement, threshold=self.threshold)
 
+    def __enter__(self) -> StatementRecorder:
+        self._token = _active.set((*_active.get(), self))
+        return self
 
-@contextmanager
-def record_statements(
-    threshold: int | None = None, *, strict: bool = True
-) -> Iterator[StatementRecorder]:
+    def __exit__(self, *_: object) -> None:
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+
+
+def record_statements(threshold: int | None = None, *, strict: bool = True) -> StatementRecorder:
     """Record statements run in this context (nested recorders all see them)."""
-    recorder = StatementRecorder(threshold, strict=strict)
-    token = _active.set((*_active.get(), recorder))
-    try:
-        yield recorder
-    finally:
-        _active.reset(token)
+    return StatementRecorder(threshold, strict=strict)
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tiered.errors.hierarchy import InternalError
 from tiered.errors.problem import problem_for_error
 from tiered.http.request_id import REQUEST_ID_HEADER, accept_or_generate
-from tiered.observability.logging import get_logger
+from tiered.observability.logging import get_logger, log_request
 from tiered.observability.metrics import HttpMetrics
 
 __all__ = ["RequestContextMiddleware"]
@@ -143,14 +143,19 @@ class RequestContextMiddleware:
             await response(scope, receive, send_with_id)
         finally:
             elapsed = self.timer() - started_at
-            self.log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
-                client=scope["client"][0] if scope.get("client") else None,
-            )
+            client = scope.get("client")
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": client[0] if client else None,
+                "request_id": request_id,
+            }
+            principal = scope["state"].get("principal_id")
+            if principal is not None:
+                fields["principal_id"] = str(principal)
+            log_request(fields)
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, elapsed)
             structlog.contextvars.reset_contextvars(**tokens)

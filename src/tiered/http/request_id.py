@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import Scope
 
@@ -17,7 +17,7 @@ def accept_or_generate(candidate: str | None) -> str:
     """The client's id if it is short and plain (safe to log and echo), else a new one."""
     if candidate and _WELL_FORMED.fullmatch(candidate):
         return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def request_id_of(scope: Scope) -> str | None:

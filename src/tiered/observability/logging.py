@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from json import dumps as stdlib_json_dumps
 from typing import Any, Final, TextIO, cast
 
@@ -35,7 +36,7 @@ from structlog.typing import FilteringBoundLogger, Processor
 
 from tiered.observability.redaction import redact_secrets, redact_value
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["configure_logging", "get_logger", "log_request"]
 
 # uvicorn installs its own handlers; its lines must flow through ours instead.
 _ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error")
@@ -44,6 +45,17 @@ _SILENCED_LOGGERS: Final = ("uvicorn.access",)
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
 # Mutated in place: loggers bound before a reconfiguration hold this list.
 _STRUCTLOG_CHAIN: Final[list[Processor]] = []
+_ACCESS_LOGGER: Final = "tiered.access"
+
+
+class _AccessLine:
+    """What the access line's fast path needs to know of the current configuration."""
+
+    level_no: int = logging.INFO
+    renderer: Processor | None = None
+
+
+_ACCESS = _AccessLine()
 
 
 class _StdoutLogger:
@@ -101,6 +113,8 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.processors.StackInfoRenderer(),
     ]
     _STRUCTLOG_CHAIN[:] = [*shared, *_rendering_processors(json=json)]
+    _ACCESS.level_no = level_no
+    _ACCESS.renderer = _STRUCTLOG_CHAIN[-1] if json else None
     structlog.configure(
         processors=_STRUCTLOG_CHAIN,
         logger_factory=_stdout_logger,
@@ -141,6 +155,33 @@ def get_logger(name: str | None = None) -> FilteringBoundLogger:
     if name is None:
         name = cast(str, sys._getframe(1).f_globals.get("__name__", "tiered"))
     return cast(FilteringBoundLogger, structlog.get_logger(name))
+
+
+def log_request(fields: dict[str, Any]) -> None:
+    """Write the access line of one request: the same JSON line the pipeline would write.
+
+    It is logged on every request, so in JSON mode it skips the processor chain
+    (proxy binding, context merge, the generic redaction walk), which cost several
+    times the line itself: the fields are the middleware's own (method, path,
+    status, duration, client, request id), so only the path can carry a
+    credential, and it is masked as every value is. In console mode, or while
+    structlog is reconfigured (``capture_logs`` in tests), the line takes the
+    ordinary path, so nothing about it is special to readers of the log.
+    """
+    if _ACCESS.level_no > logging.INFO:
+        return
+    renderer = _ACCESS.renderer
+    if renderer is None or not _STRUCTLOG_CHAIN or _STRUCTLOG_CHAIN[-1] is not renderer:
+        get_logger(_ACCESS_LOGGER).info("request", **fields)
+        return
+    fields["path"] = redact_value(fields["path"])
+    fields["event"] = "request"
+    fields["level"] = "info"
+    fields["logger"] = _ACCESS_LOGGER
+    fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    stream = sys.stdout
+    stream.write(_dumps(fields) + "\n")
+    stream.flush()
 
 
 def _rendering_processors(*, json: bool) -> list[Processor]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi.routing import RouteContext, iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -29,6 +30,7 @@ OTHER_METHOD = "<other>"
 _METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
 )
+_MAX_SERIES = 4096
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -142,11 +144,32 @@ class HttpMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in _METHODS else OTHER_METHOD
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children_of(method, route, status)
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
+
+    def _children_of(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled series of one (method, route, status), looked up once, then kept.
+
+        ``labels()`` validates and hashes its arguments under a lock on every
+        call; keys here are bounded (methods, route templates and statuses).
+        """
+        label = method if method in _METHODS else OTHER_METHOD
+        children = (
+            self.requests.labels(label, route, str(status)),
+            self.duration.labels(label, route),
+        )
+        if len(self._children) >= _MAX_SERIES:
+            self._children.clear()
+        self._children[(method, route, status)] = children
+        return children
 
     def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
         """Count a finished request under its route template (see :class:`RouteTemplates`)."""

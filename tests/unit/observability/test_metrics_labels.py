@@ -148,3 +148,17 @@ async def test_routes_added_after_the_first_request_are_labelled(sqlite_url: str
         assert (await client.get("/v2/late/1")).status_code == 200
 
         assert ("GET", "/v2/late/{item}", "200") in await counted(client)
+
+
+def test_series_handles_stay_bounded_and_counts_stay_exact() -> None:
+    from tiered.observability.metrics import _MAX_SERIES, HttpMetrics
+
+    metrics = HttpMetrics()
+    for index in range(_MAX_SERIES + 10):
+        metrics.observe(f"M{index}", "/r", 200, 0.001)
+    metrics.observe("GET", "/r", 200, 0.001)
+    metrics.observe("GET", "/r", 200, 0.001)
+    assert len(metrics._children) <= _MAX_SERIES
+    text = metrics.render().decode()
+    assert 'http_requests_total{method="<other>",route="/r",status="200"} 4106.0' in text
+    assert 'http_requests_total{method="GET",route="/r",status="200"} 2.0' in text
