@@ -33,9 +33,11 @@ from tiered.security.passwords import (
     verify_or_dummy,
 )
 from tiered.security.rbac import (
+    AccessControl,
     AnyPrincipal,
     Principal,
     PrincipalKind,
+    PrincipalSource,
     RolePermissions,
     authenticated_principal,
     current_principal,
@@ -81,6 +83,7 @@ __all__ = [
     "REFRESH_TOKEN_TTL",
     "TOKEN_LEEWAY",
     "TOKEN_VERSION_CLAIM",
+    "AccessControl",
     "AnyPrincipal",
     "ApiKeyStore",
     "Argon2PasswordHasher",
@@ -98,6 +101,7 @@ __all__ = [
     "PasswordHasherBusyError",
     "Principal",
     "PrincipalKind",
+    "PrincipalSource",
     "RefreshTokenRecord",
     "RefreshTokenStore",
     "RefreshTokens",

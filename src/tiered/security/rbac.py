@@ -2,10 +2,11 @@
 
 An application declares its own ``Role`` and ``Permission`` string enums and one
 :class:`RolePermissions` map between them; routes then see a :class:`Principal`
-(a user, or an API key acting for one) and are guarded by
-:func:`require_permission` or :func:`require_role`. Guards only read the
-principal: *how* a request is authenticated is the application's business, and
-it says so once with ``app.dependency_overrides[current_principal] = ...``.
+(a user, or an API key acting for one) and are guarded by the
+``require_permission`` and ``require_role`` of an :class:`AccessControl`. Guards
+only read the principal: *how* a request is authenticated is the application's
+business, and it says so once, by handing its authenticating dependency to
+``AccessControl``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from fastapi import Depends
 
 from tiered.errors import AuthenticationError, AuthorizationError, ConfigurationError
 
 __all__ = [
+    "AccessControl",
     "AnyPrincipal",
     "Principal",
     "PrincipalKind",
+    "PrincipalSource",
     "RolePermissions",
     "authenticated_principal",
     "current_principal",
@@ -178,77 +181,102 @@ AnyPrincipal: TypeAlias = Principal[Any, Any, Any]
 
 
 async def current_principal() -> AnyPrincipal | None:
-    """Who is calling, or ``None`` for an anonymous request; the application overrides this.
+    """The default source of the caller for the module-level guards; unset, it fails closed.
 
-    Guards depend on it so they stay independent of how credentials are read:
-    ``app.dependency_overrides[current_principal] = authenticate``. Until an
-    application does, every guarded route fails loudly rather than open.
+    Prefer :class:`AccessControl` with the app's own authenticating dependency.
+    Overriding this one (``app.dependency_overrides[current_principal] = ...``)
+    works, but FastAPI rebuilds the dependency graph of every route on every
+    request while any override is set: fine in tests, a tax in production.
     """
     raise ConfigurationError(
-        "No authentication is wired in: set "
-        "app.dependency_overrides[current_principal] to the app's authenticating dependency."
+        "No authentication is wired in: build the guards with "
+        "AccessControl(your_authenticating_dependency), or, in tests, set "
+        "app.dependency_overrides[current_principal]."
     )
 
 
-async def authenticated_principal(
-    principal: Annotated[AnyPrincipal | None, Depends(current_principal)],
-) -> AnyPrincipal:
-    """The caller, or a 401 problem when the request carries no credentials."""
-    if principal is None:
-        raise AuthenticationError("Authentication is required.")
-    return principal
-
-
-_Authenticated: TypeAlias = Annotated[AnyPrincipal, Depends(authenticated_principal)]
+PrincipalSource: TypeAlias = Callable[..., Awaitable[AnyPrincipal | None]]
 _Guard: TypeAlias = Callable[..., Awaitable[AnyPrincipal]]
 
 
-def require_permission(*permissions: StrEnum) -> _Guard:
-    """A dependency that admits a caller holding *all* of ``permissions`` and returns it.
+class AccessControl:
+    """The guards of one application, reading the caller from its authenticating dependency.
 
-    Anonymous callers get a 401; others lacking any of them a 403 whose detail
-    and ``missing_permissions`` name the missing codes (never what the caller holds).
+    ``principal`` is an ordinary FastAPI dependency returning a
+    :class:`Principal`, or ``None`` for an anonymous request; FastAPI resolves
+    it once per request however many guards a route stacks.
     """
-    if not permissions:
-        raise ConfigurationError("require_permission needs at least one permission.")
-    wanted = tuple(dict.fromkeys(permissions))
 
-    async def guard(principal: _Authenticated) -> AnyPrincipal:
-        missing = principal.missing(wanted)
-        if missing:
-            codes = [p.value for p in missing]
-            noun = "permission" if len(codes) == 1 else "permissions"
-            raise AuthorizationError(
-                f"This action requires the {_quoted(codes, 'and')} {noun}.",
-                details={"missing_permissions": codes},
-            )
-        return principal
+    __slots__ = ("authenticated", "principal")
 
-    guard.__name__ = f"require_permission_{'_'.join(p.value for p in wanted)}"
-    return guard
+    def __init__(self, principal: PrincipalSource) -> None:
+        self.principal = principal
+
+        # Defaults, not ``Annotated``: annotations are strings here, and FastAPI
+        # resolves strings in the module's globals, where ``principal`` is not.
+        source = Depends(principal)
+
+        async def authenticated(caller: AnyPrincipal | None = source) -> AnyPrincipal:
+            """The caller, or a 401 problem when the request carries no credentials."""
+            if caller is None:
+                raise AuthenticationError("Authentication is required.")
+            return caller
+
+        self.authenticated: _Guard = authenticated
+
+    def require_permission(self, *permissions: StrEnum) -> _Guard:
+        """A dependency that admits a caller holding *all* of ``permissions`` and returns it.
+
+        Anonymous callers get a 401; others lacking any of them a 403 whose detail
+        and ``missing_permissions`` name the missing codes (never what the caller holds).
+        """
+        if not permissions:
+            raise ConfigurationError("require_permission needs at least one permission.")
+        wanted = tuple(dict.fromkeys(permissions))
+        authenticated = Depends(self.authenticated)
+
+        async def guard(principal: AnyPrincipal = authenticated) -> AnyPrincipal:
+            missing = principal.missing(wanted)
+            if missing:
+                codes = [p.value for p in missing]
+                noun = "permission" if len(codes) == 1 else "permissions"
+                raise AuthorizationError(
+                    f"This action requires the {_quoted(codes, 'and')} {noun}.",
+                    details={"missing_permissions": codes},
+                )
+            return principal
+
+        guard.__name__ = f"require_permission_{'_'.join(p.value for p in wanted)}"
+        return guard
+
+    def require_role(self, *roles: StrEnum) -> _Guard:
+        """A dependency that admits a caller holding *any* of ``roles`` and returns it.
+
+        API keys hold no roles, so they never pass; guard what keys may call with
+        :meth:`require_permission` instead.
+        """
+        if not roles:
+            raise ConfigurationError("require_role needs at least one role.")
+        accepted = frozenset(roles)
+        codes = [role.value for role in dict.fromkeys(roles)]
+        authenticated = Depends(self.authenticated)
+
+        async def guard(principal: AnyPrincipal = authenticated) -> AnyPrincipal:
+            if accepted.isdisjoint(principal.roles):
+                raise AuthorizationError(
+                    f"This action requires the {_quoted(codes, 'or')} role.",
+                    details={"required_roles": codes},
+                )
+            return principal
+
+        guard.__name__ = f"require_role_{'_'.join(codes)}"
+        return guard
 
 
-def require_role(*roles: StrEnum) -> _Guard:
-    """A dependency that admits a caller holding *any* of ``roles`` and returns it.
-
-    API keys hold no roles, so they never pass; guard what keys may call with
-    :func:`require_permission` instead.
-    """
-    if not roles:
-        raise ConfigurationError("require_role needs at least one role.")
-    accepted = frozenset(roles)
-    codes = [role.value for role in dict.fromkeys(roles)]
-
-    async def guard(principal: _Authenticated) -> AnyPrincipal:
-        if accepted.isdisjoint(principal.roles):
-            raise AuthorizationError(
-                f"This action requires the {_quoted(codes, 'or')} role.",
-                details={"required_roles": codes},
-            )
-        return principal
-
-    guard.__name__ = f"require_role_{'_'.join(codes)}"
-    return guard
+_DEFAULT = AccessControl(current_principal)
+authenticated_principal = _DEFAULT.authenticated
+require_permission = _DEFAULT.require_permission
+require_role = _DEFAULT.require_role
 
 
 def _quoted(codes: list[str], conjunction: str) -> str:

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 
 from tiered.errors import ConfigurationError, install_problem_handlers
 from tiered.security.rbac import (
+    AccessControl,
     AnyPrincipal,
     Principal,
     RolePermissions,
@@ -300,3 +301,78 @@ def test_guards_are_coroutines() -> None:
 
     assert inspect.iscoroutinefunction(require_permission(Permission.READ))
     assert inspect.iscoroutinefunction(require_role(Role.ADMIN))
+
+
+# --- guards bound to the app's authenticator -------------------------------------------
+
+ACCESS = AccessControl(principal_from_headers)
+CanWrite = Annotated[AnyPrincipal, Depends(ACCESS.require_permission(Permission.WRITE))]
+Moderates = Annotated[AnyPrincipal, Depends(ACCESS.require_role(Role.MODERATOR))]
+SignedIn = Annotated[AnyPrincipal, Depends(ACCESS.authenticated)]
+
+
+def build_access_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/write")
+    async def write(principal: CanWrite) -> dict[str, Any]:
+        return {"id": principal.id}
+
+    @app.get("/moderate")
+    async def moderate(principal: Moderates) -> dict[str, Any]:
+        return {"id": principal.id}
+
+    @app.get("/me")
+    async def me(principal: SignedIn) -> dict[str, Any]:
+        return {"kind": principal.kind}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/write", {}, 401),
+        ("/write", {"x-role": "user"}, 200),
+        ("/write", {"x-role": "user", "x-scopes": "read"}, 403),
+        ("/moderate", {"x-role": "user"}, 403),
+        ("/moderate", {"x-role": "moderator"}, 200),
+        ("/moderate", {"x-role": "moderator", "x-scopes": "read,write,delete"}, 403),
+        ("/me", {}, 401),
+        ("/me", {"x-role": "user", "x-scopes": "read"}, 200),
+    ],
+)
+async def test_access_control_guards_without_any_override(
+    path: str, headers: dict[str, str], status: int
+) -> None:
+    app = build_access_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get(path, headers=headers)
+    assert response.status_code == status
+    assert app.dependency_overrides == {}
+
+
+async def test_access_control_resolves_the_authenticator_once_per_request() -> None:
+    calls = []
+
+    async def counting(request: Request) -> AnyPrincipal | None:
+        calls.append(request.url.path)
+        return await principal_from_headers(request)
+
+    access = AccessControl(counting)
+    app = FastAPI()
+
+    @app.get("/both")
+    async def both(
+        _: Annotated[AnyPrincipal, Depends(access.require_permission(Permission.READ))],
+        principal: Annotated[AnyPrincipal, Depends(access.require_permission(Permission.WRITE))],
+    ) -> dict[str, Any]:
+        return {"id": principal.id}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/both", headers={"x-role": "user"})
+    assert response.status_code == 200
+    assert calls == ["/both"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from markets import __version__
-from markets.api.dependencies import principal_of
 from markets.api.routes import ROUTERS
 from markets.config import Settings
 from tiered.app import create_app as create_tiered_app
-from tiered.security import current_principal
 
 __all__ = ["create_app"]
 
@@ -21,12 +19,10 @@ for documentation."""
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = create_tiered_app(
+    return create_tiered_app(
         settings,
         version=__version__,
         description=DESCRIPTION,
         routers=ROUTERS,
         body_limits={"/api/v1/markets/import": settings.import_max_bytes},
     )
-    app.dependency_overrides[current_principal] = principal_of
-    return app

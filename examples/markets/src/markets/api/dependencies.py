@@ -18,9 +18,10 @@ from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.markets import MarketService
 from markets.services.positions import PositionService
 from tiered.app import app_state
-from tiered.security import AnyPrincipal, require_permission, require_role
+from tiered.security import AccessControl, AnyPrincipal
 
 __all__ = [
+    "ACCESS",
     "CallerDep",
     "MarketServiceDep",
     "PositionServiceDep",
@@ -52,8 +53,11 @@ CallerDep = Annotated[Caller | None, Depends(authenticate)]
 
 
 async def principal_of(caller: CallerDep) -> AnyPrincipal | None:
-    """What the library's guards check; installed over ``tiered``'s ``current_principal``."""
+    """What the library's guards check."""
     return None if caller is None else caller.principal
+
+
+ACCESS = AccessControl(principal_of)
 
 
 async def viewer(caller: CallerDep) -> Actor | None:
@@ -73,12 +77,12 @@ def _actor_behind(guard: Callable[..., Awaitable[AnyPrincipal]]) -> Callable[...
 
 def acting_with(*permissions: Permission) -> Callable[..., Awaitable[Actor]]:
     """The actor of a caller holding every one of ``permissions`` (else 401/403)."""
-    return _actor_behind(require_permission(*permissions))
+    return _actor_behind(ACCESS.require_permission(*permissions))
 
 
 def acting_as(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """The actor of a signed-in user holding one of ``roles`` (API keys never pass)."""
-    return _actor_behind(require_role(*roles))
+    return _actor_behind(ACCESS.require_role(*roles))
 
 
 MarketServiceDep = Annotated[MarketService, Depends(market_service)]
