@@ -11,12 +11,14 @@ method is ``<other>``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
 
 from fastapi.routing import RouteContext, iter_route_contexts
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +34,7 @@ _METHODS = frozenset(
 )
 _MAX_SERIES = 4096
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BOUNDS = (*(str(bound) for bound in _BUCKETS), "+Inf")
 
 
 class RouteTemplates:
@@ -127,45 +130,75 @@ class RouteTemplates:
         return template
 
 
+class _Histogram:
+    __slots__ = ("buckets", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_BUCKETS) + 1)
+        self.total = 0.0
+
+
+class _HttpTallies:
+    """Request counts and durations as plain numbers, turned into metrics when scraped.
+
+    ``prometheus_client``'s own metrics take a lock and validate their labels on
+    every observation; here an observation is two additions and a ``bisect``.
+    It runs on the event loop only (the middleware calls it), so nothing races.
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.durations: dict[tuple[str, str], _Histogram] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "http_requests",
+            "HTTP requests by method, route template and status.",
+            labels=("method", "route", "status"),
+        )
+        for labels, count in self.requests.items():
+            requests.add_metric(labels, count)
+        yield requests
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "Time to produce the full response, by method and route template.",
+            labels=("method", "route"),
+        )
+        for route_labels, histogram in self.durations.items():
+            buckets = list(zip(_BOUNDS, accumulate(histogram.buckets), strict=True))
+            durations.add_metric(route_labels, buckets, histogram.total)
+        yield durations
+
+
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.routes = RouteTemplates()
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests by method, route template and status.",
-            ("method", "route", "status"),
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "Time to produce the full response, by method and route template.",
-            ("method", "route"),
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._tallies = _HttpTallies()
+        self.registry.register(self._tallies)
+        self._children: dict[tuple[str, str, int], tuple[tuple[str, str, str], _Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
+        children = self._children.get((method, route, status))
         if children is None:
             children = self._children_of(method, route, status)
-        counter, histogram = children
-        counter.inc()
-        histogram.observe(seconds)
+        counted, histogram = children
+        tallies = self._tallies.requests
+        tallies[counted] = tallies.get(counted, 0) + 1
+        histogram.total += seconds
+        histogram.buckets[bisect_left(_BUCKETS, seconds)] += 1
 
-    def _children_of(self, method: str, route: str, status: int) -> tuple[Any, Any]:
-        """The labelled series of one (method, route, status), looked up once, then kept.
+    def _children_of(
+        self, method: str, route: str, status: int
+    ) -> tuple[tuple[str, str, str], _Histogram]:
+        """The series of one (method, route, status), resolved once, then kept.
 
-        ``labels()`` validates and hashes its arguments under a lock on every
-        call; keys here are bounded (methods, route templates and statuses).
+        Keys are bounded: unknown methods share one label and routes are
+        templates; the cache is cleared rather than grown past its bound.
         """
         label = method if method in _METHODS else OTHER_METHOD
-        children = (
-            self.requests.labels(label, route, str(status)),
-            self.duration.labels(label, route),
-        )
+        histogram = self._tallies.durations.setdefault((label, route), _Histogram())
+        children = ((label, route, str(status)), histogram)
         if len(self._children) >= _MAX_SERIES:
             self._children.clear()
         self._children[(method, route, status)] = children

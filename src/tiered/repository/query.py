@@ -112,7 +112,7 @@ def _check_limit(limit: int, max_limit: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OffsetPage:
-    """Rows ``offset … offset+limit`` and the total count (one query: a window count)."""
+    """Rows ``offset … offset+limit`` and the total (a separate ``COUNT(*)`` over the same filters)."""
 
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0

@@ -162,3 +162,19 @@ def test_series_handles_stay_bounded_and_counts_stay_exact() -> None:
     text = metrics.render().decode()
     assert 'http_requests_total{method="<other>",route="/r",status="200"} 4106.0' in text
     assert 'http_requests_total{method="GET",route="/r",status="200"} 2.0' in text
+
+
+def test_duration_histogram_buckets_are_cumulative_and_inclusive() -> None:
+    from tiered.observability.metrics import HttpMetrics
+
+    metrics = HttpMetrics()
+    for seconds in (0.0005, 0.001, 0.003, 20.0):
+        metrics.observe("GET", "/x", 200, seconds)
+    text = metrics.render().decode()
+    series = 'http_request_duration_seconds_{}{{{}method="GET",route="/x"}} {}'
+    assert series.format("bucket", 'le="0.001",', "2.0") in text  # an edge counts as within
+    assert series.format("bucket", 'le="0.005",', "3.0") in text
+    assert series.format("bucket", 'le="10.0",', "3.0") in text
+    assert series.format("bucket", 'le="+Inf",', "4.0") in text
+    assert series.format("count", "", "4.0") in text
+    assert series.format("sum", "", "20.0045") in text
