@@ -17,11 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from tiered.errors.database import (
     database_error_fields,
@@ -75,13 +77,38 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return problem_for_status(
         exc.status_code,
         instance=request.url.path,
         request_id=request_id_of(request.scope),
         detail=detail,
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (RFC 9110 §15.5.6).
+
+    The router answers 405 with the methods of the *first* route whose path
+    matches; an API usually declares ``GET /items`` and ``POST /items`` as two
+    routes, so that answer would leave one out.
+    """
+    probe = {
+        "type": "http",
+        "method": "",
+        "path": request.scope["path"],
+        "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
+    }
+    allowed: set[str] = set()
+    for context in iter_route_contexts(list(request.app.routes)):
+        match, _ = context.matches(probe)
+        methods = getattr(context.original_route, "methods", None)
+        if match is not Match.NONE and methods:
+            allowed.update(methods)
+    return ", ".join(sorted(allowed))
 
 
 def _pointer(parts: tuple[Any, ...]) -> str:

@@ -112,7 +112,7 @@ def _check_limit(limit: int, max_limit: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OffsetPage:
-    """Rows ``offset … offset+limit`` and the total (a separate ``COUNT(*)`` over the same filters)."""
+    """Rows ``offset … offset+limit``, and the total from a separate ``COUNT(*)``."""
 
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0

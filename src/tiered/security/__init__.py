@@ -41,8 +41,10 @@ from tiered.security.rbac import (
     RolePermissions,
     authenticated_principal,
     current_principal,
+    permission_problems,
     require_permission,
     require_role,
+    role_problems,
 )
 from tiered.security.refresh_tokens import (
     REFRESH_FAMILY_LIFETIME,
@@ -122,10 +124,12 @@ __all__ = [
     "current_principal",
     "generate_api_key",
     "parse_api_key",
+    "permission_problems",
     "refresh_token_digest",
     "require_api_key",
     "require_permission",
     "require_role",
+    "role_problems",
     "should_record_use",
     "verify_api_key",
     "verify_or_dummy",

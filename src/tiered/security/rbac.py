@@ -19,7 +19,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from fastapi import Depends
 
-from tiered.errors import AuthenticationError, AuthorizationError, ConfigurationError
+from tiered.errors import AppError, AuthenticationError, AuthorizationError, ConfigurationError
 
 __all__ = [
     "AccessControl",
@@ -30,8 +30,10 @@ __all__ = [
     "RolePermissions",
     "authenticated_principal",
     "current_principal",
+    "permission_problems",
     "require_permission",
     "require_role",
+    "role_problems",
 ]
 
 IdT = TypeVar("IdT")
@@ -219,7 +221,7 @@ class AccessControl:
         async def authenticated(caller: AnyPrincipal | None = source) -> AnyPrincipal:
             """The caller, or a 401 problem when the request carries no credentials."""
             if caller is None:
-                raise AuthenticationError("Authentication is required.")
+                raise _anonymous()
             return caller
 
         self.authenticated: _Guard = authenticated
@@ -238,12 +240,7 @@ class AccessControl:
         async def guard(principal: AnyPrincipal = authenticated) -> AnyPrincipal:
             missing = principal.missing(wanted)
             if missing:
-                codes = [p.value for p in missing]
-                noun = "permission" if len(codes) == 1 else "permissions"
-                raise AuthorizationError(
-                    f"This action requires the {_quoted(codes, 'and')} {noun}.",
-                    details={"missing_permissions": codes},
-                )
+                raise _lacks_permissions(missing)
             return principal
 
         guard.__name__ = f"require_permission_{'_'.join(p.value for p in wanted)}"
@@ -263,10 +260,7 @@ class AccessControl:
 
         async def guard(principal: AnyPrincipal = authenticated) -> AnyPrincipal:
             if accepted.isdisjoint(principal.roles):
-                raise AuthorizationError(
-                    f"This action requires the {_quoted(codes, 'or')} role.",
-                    details={"required_roles": codes},
-                )
+                raise _lacks_role(codes)
             return principal
 
         guard.__name__ = f"require_role_{'_'.join(codes)}"
@@ -277,6 +271,40 @@ _DEFAULT = AccessControl(current_principal)
 authenticated_principal = _DEFAULT.authenticated
 require_permission = _DEFAULT.require_permission
 require_role = _DEFAULT.require_role
+
+
+def permission_problems(*permissions: StrEnum) -> tuple[AppError, AppError]:
+    """The 401 and 403 a ``require_permission(*permissions)`` guard answers, as it words them.
+
+    For a route's ``responses=problem_responses(...)``: the documented examples
+    are the guard's own errors, so the OpenAPI document cannot drift from them.
+    """
+    return _anonymous(), _lacks_permissions(dict.fromkeys(permissions))
+
+
+def role_problems(*roles: StrEnum) -> tuple[AppError, AppError]:
+    """The 401 and 403 a ``require_role(*roles)`` guard answers, as it words them."""
+    return _anonymous(), _lacks_role([role.value for role in dict.fromkeys(roles)])
+
+
+def _anonymous() -> AuthenticationError:
+    return AuthenticationError("Authentication is required.")
+
+
+def _lacks_permissions(missing: Iterable[StrEnum]) -> AuthorizationError:
+    codes = [permission.value for permission in missing]
+    noun = "permission" if len(codes) == 1 else "permissions"
+    return AuthorizationError(
+        f"This action requires the {_quoted(codes, 'and')} {noun}.",
+        details={"missing_permissions": codes},
+    )
+
+
+def _lacks_role(codes: list[str]) -> AuthorizationError:
+    return AuthorizationError(
+        f"This action requires the {_quoted(codes, 'or')} role.",
+        details={"required_roles": codes},
+    )
 
 
 def _quoted(codes: list[str], conjunction: str) -> str:

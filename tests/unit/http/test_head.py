@@ -192,3 +192,13 @@ async def test_openapi_lists_no_head_operation(client: httpx.AsyncClient) -> Non
     assert set(paths["/api/v1/probe"]) == {"get", "head"}
     operation_ids = [op["operationId"] for path in paths.values() for op in path.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_a_405_allows_every_method_served_on_the_path(client: httpx.AsyncClient) -> None:
+    # GET and POST /items are two routes; the router alone would name only the first.
+    response = await client.delete("/api/v1/items")
+
+    assert response.status_code == 405
+    allowed = [method.strip() for method in response.headers["allow"].split(",")]
+    assert sorted(allowed) == ["GET", "HEAD", "POST"]
+    assert len(allowed) == len(set(allowed))

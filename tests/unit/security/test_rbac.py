@@ -19,8 +19,10 @@ from tiered.security.rbac import (
     Principal,
     RolePermissions,
     current_principal,
+    permission_problems,
     require_permission,
     require_role,
+    role_problems,
 )
 
 
@@ -376,3 +378,18 @@ async def test_access_control_resolves_the_authenticator_once_per_request() -> N
         response = await http.get("/both", headers={"x-role": "user"})
     assert response.status_code == 200
     assert calls == ["/both"]
+
+
+async def test_documented_guard_problems_are_the_guards_own() -> None:
+    anonymous, lacking = permission_problems(Permission.DELETE, Permission.ADMIN)
+    _, lacking_role = role_problems(Role.MODERATOR, Role.ADMIN)
+    transport = httpx.ASGITransport(app=build_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        unsigned = (await http.get("/purge")).json()
+        refused = (await http.get("/purge", headers=_headers("user"))).json()
+        not_moderator = (await http.get("/moderation", headers=_headers("user"))).json()
+    assert (unsigned["code"], unsigned["detail"]) == (anonymous.code, anonymous.message)
+    assert refused["detail"] == lacking.message
+    assert refused["missing_permissions"] == lacking.details["missing_permissions"]
+    assert not_moderator["detail"] == lacking_role.message
+    assert not_moderator["required_roles"] == lacking_role.details["required_roles"]

@@ -16,7 +16,12 @@ from markets.domain.users import Actor
 from markets.repositories.unit_of_work import InMemoryMarketsUnitOfWork
 from markets.services.markets import MarketChanges, MarketDraft, MarketService
 from markets.services.positions import PositionService
-from tiered.errors import InvalidInputError, PreconditionFailedError, StaleVersionError
+from tiered.errors import (
+    AuthorizationError,
+    InvalidInputError,
+    PreconditionFailedError,
+    StaleVersionError,
+)
 from tiered.repository import Filter, OffsetPage
 
 
@@ -37,9 +42,14 @@ async def test_create_returns_detail_with_creator(
     assert uow.commits == 1
 
 
-async def test_resolved_status_cannot_be_created(service: MarketService, alice: Actor) -> None:
-    detail = await service.create(alice, MarketDraft("x", status=MarketStatus.RESOLVED))
-    assert detail.status is MarketStatus.DRAFT
+@pytest.mark.parametrize("status", [MarketStatus.CLOSED, MarketStatus.RESOLVED])
+async def test_a_market_cannot_start_closed_or_resolved(
+    service: MarketService, uow: InMemoryMarketsUnitOfWork, alice: Actor, status: MarketStatus
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        await service.create(alice, MarketDraft("x", status=status))
+    assert refused.value.code == "INVALID_INITIAL_STATUS"
+    assert (await service.list(alice, filters=(Filter.eq("creator_id", alice.user_id),))).total == 0
 
 
 async def test_draft_visible_to_creator_and_moderator_only(
@@ -94,6 +104,40 @@ async def test_stale_if_match_is_412(service: MarketService, alice: Actor) -> No
         await service.update(alice, created.id, MarketChanges(name="again"), created.version)
 
 
+async def test_an_edit_that_changes_nothing_keeps_the_version(
+    service: MarketService, uow: InMemoryMarketsUnitOfWork, alice: Actor
+) -> None:
+    created = await service.create(alice, MarketDraft("same", "text"))
+    unchanged = await service.update(
+        alice, created.id, MarketChanges(name="same", status=MarketStatus.DRAFT), created.version
+    )
+    assert unchanged == created
+    renamed = await service.update(alice, created.id, MarketChanges(name="other"), None)
+    assert (renamed.name, renamed.description, renamed.version) == ("other", "text", 2)
+
+
+async def test_a_refused_transition_changes_no_other_field(
+    service: MarketService, alice: Actor
+) -> None:
+    created = await service.create(alice, MarketDraft("before"))
+    with pytest.raises(InvalidTransitionError):
+        await service.update(
+            alice, created.id, MarketChanges(name="after", status=MarketStatus.CLOSED), None
+        )
+    assert await service.get(alice, created.id) == created
+
+
+async def test_editable_is_for_the_owner_and_moderators(
+    service: MarketService, alice: Actor, bob: Actor, moderator: Actor
+) -> None:
+    live = await service.create(alice, MarketDraft("live", status=MarketStatus.ACTIVE))
+    assert await service.editable(alice, live.id) == live
+    assert await service.editable(moderator, live.id) == live
+    assert await service.get(bob, live.id) == live
+    with pytest.raises(MarketNotFoundError):
+        await service.editable(bob, live.id)
+
+
 async def test_other_users_market_is_not_found_for_writes(
     service: MarketService, alice: Actor, bob: Actor, moderator: Actor
 ) -> None:
@@ -118,6 +162,15 @@ async def test_replace_sets_every_field(service: MarketService, alice: Actor) ->
     )
 
 
+async def test_only_moderators_resolve(service: MarketService, alice: Actor, bob: Actor) -> None:
+    live = await service.create(alice, MarketDraft("mine", status=MarketStatus.ACTIVE))
+    with pytest.raises(AuthorizationError):
+        await service.resolve(alice, live.id, Outcome.YES)
+    with pytest.raises(MarketNotFoundError):
+        await service.resolve(bob, live.id, Outcome.YES)
+    assert (await service.get(alice, live.id)).status is MarketStatus.ACTIVE
+
+
 async def test_resolve_only_from_active_or_closed(
     service: MarketService, alice: Actor, moderator: Actor
 ) -> None:
@@ -127,6 +180,12 @@ async def test_resolve_only_from_active_or_closed(
     live = await service.create(alice, MarketDraft("l", status=MarketStatus.ACTIVE))
     resolved = await service.resolve(moderator, live.id, Outcome.NO)
     assert (resolved.status, resolved.outcome) == (MarketStatus.RESOLVED, Outcome.NO)
+    with pytest.raises(InvalidTransitionError):
+        await service.resolve(moderator, live.id, Outcome.YES)
+    assert (await service.get(alice, live.id)).outcome is Outcome.NO
+    closed = await service.create(alice, MarketDraft("c", status=MarketStatus.ACTIVE))
+    await service.update(alice, closed.id, MarketChanges(status=MarketStatus.CLOSED), None)
+    assert (await service.resolve(moderator, closed.id, Outcome.YES)).outcome is Outcome.YES
 
 
 async def test_delete_removes(service: MarketService, alice: Actor) -> None:

@@ -66,7 +66,9 @@ async def viewer(caller: CallerDep) -> Actor | None:
 
 
 def _actor_behind(guard: Callable[..., Awaitable[AnyPrincipal]]) -> Callable[..., Awaitable[Actor]]:
-    async def actor(_: Annotated[AnyPrincipal, Depends(guard)], caller: CallerDep) -> Actor:
+    admitted = Depends(guard)  # a default: under string annotations a local is not found
+
+    async def actor(caller: CallerDep, _: AnyPrincipal = admitted) -> Actor:
         if caller is None:  # the guard has already answered 401
             raise AssertionError("guard admitted an anonymous caller")
         return caller.actor

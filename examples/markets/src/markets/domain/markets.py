@@ -15,6 +15,7 @@ from markets.domain.users import Actor
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "DESCRIPTION_MAX",
+    "INITIAL_STATUSES",
     "NAME_MAX",
     "Market",
     "MarketStatus",
@@ -45,6 +46,9 @@ ALLOWED_TRANSITIONS: dict[MarketStatus, frozenset[MarketStatus]] = {
 }
 """Edits may move a market along these edges; ``resolve`` is its own use case."""
 
+INITIAL_STATUSES = frozenset({MarketStatus.DRAFT, MarketStatus.ACTIVE})
+"""What a new market may start as: nothing is closed or resolved before it opens."""
+
 
 @dataclass(eq=False)
 class Market:
@@ -71,6 +75,32 @@ class Market:
     def ensure_visible_to(self, viewer: Actor | None) -> None:
         if not self.visible_to(viewer):
             raise MarketNotFoundError(self.id)
+
+    def edit(
+        self,
+        now: datetime,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        status: MarketStatus | None = None,
+    ) -> bool:
+        """Apply an edit (``None`` leaves a field as it is); whether anything changed.
+
+        The status moves first, so a refused transition leaves every field as it
+        was. An edit that changes nothing keeps ``updated_at``, and so the
+        version and the ETag: repeating a request is harmless.
+        """
+        before = (self.name, self.description, self.status)
+        if status is not None:
+            self.move_to(status, now)
+        if name is not None:
+            self.name = name
+        if description is not None:
+            self.description = description
+        changed = (self.name, self.description, self.status) != before
+        if changed:
+            self.updated_at = now
+        return changed
 
     def move_to(self, status: MarketStatus, now: datetime) -> None:
         if status == self.status:

@@ -9,7 +9,14 @@ __all__ = ["PositionRepository"]
 
 
 class PositionRepository(Repository[Position]):
+    """Clients filter on ``side`` only.
+
+    The market and the holder come from the route (``/markets/{id}/positions``,
+    ``/me/positions``), never from the query string, so a list cannot be
+    pointed at another user's positions.
+    """
+
     model_class = Position
     not_found_code = "POSITION_NOT_FOUND"
-    filter_fields = frozenset({"market_id", "user_id", "side"})
+    filter_fields = frozenset({"side"})
     sort_fields = frozenset({"created_at", "amount"})

@@ -6,19 +6,17 @@ from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from markets.domain.errors import MarketNotFoundError
-from markets.domain.markets import Market, MarketStatus, Outcome
+from markets.domain.markets import INITIAL_STATUSES, Market, MarketStatus, Outcome
 from markets.domain.users import Actor
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import MarketDetail, MarketSummary
 from tiered.clock import Clock, SystemClock
-from tiered.errors import PreconditionFailedError
+from tiered.errors import AuthorizationError, FieldError, InvalidInputError, PreconditionFailedError
 from tiered.repository import Filter, OffsetPage, Op, Page, PageRequest, SortKey
 
 __all__ = ["MarketChanges", "MarketDraft", "MarketService"]
 
 _FIRST_PAGE = OffsetPage()
-
-_CREATABLE = frozenset({MarketStatus.DRAFT, MarketStatus.ACTIVE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +49,13 @@ def _visible_filters(viewer: Actor | None, filters: tuple[Filter, ...]) -> tuple
 
 
 class MarketService:
+    """Object-level rules: another user's market is a 404 for every write.
+
+    Whoever may not edit a market learns nothing from trying, not even that a
+    draft exists; a public market they can read still answers 404 to their
+    writes, so the answer never depends on what they could have found out.
+    """
+
     def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
@@ -77,15 +82,32 @@ class MarketService:
         async with self.uow.read_only() as uow:
             return await self._detail(uow, viewer, market_id)
 
+    async def editable(self, actor: Actor, market_id: UUID) -> MarketDetail:
+        """The market as ``actor`` would edit it: its owner or a moderator, else a 404.
+
+        A conditional write reads this first, to compare the client's ETag with
+        the current representation before anything is written.
+        """
+        async with self.uow.read_only() as uow:
+            detail = await self._detail(uow, actor, market_id)
+        if not (actor.moderates or detail.creator.id == actor.user_id):
+            raise MarketNotFoundError(market_id)
+        return detail
+
     async def create(self, actor: Actor, draft: MarketDraft) -> MarketDetail:
-        status = draft.status if draft.status in _CREATABLE else MarketStatus.DRAFT
+        if draft.status not in INITIAL_STATUSES:
+            raise InvalidInputError(
+                f"A new market starts as draft or active, not {draft.status.value}.",
+                code="INVALID_INITIAL_STATUS",
+                errors=[FieldError("/status", "draft or active")],
+            )
         now = self.clock.now()
         market = Market(
             id=uuid4(),
             name=draft.name,
             description=draft.description,
             creator_id=actor.user_id,
-            status=status,
+            status=draft.status,
             created_at=now,
             updated_at=now,
         )
@@ -106,29 +128,36 @@ class MarketService:
         changes: MarketChanges,
         expected_version: int | None,
     ) -> MarketDetail:
+        """Edit a market its owner or a moderator may edit.
+
+        ``expected_version`` is the version the caller based the edit on: a
+        mismatch is a 412 before anything is written, and a writer that commits
+        between this read and the write is a 409 from the version column.
+        """
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, expected_version)
-            now = self.clock.now()
-            if changes.status is not None:
-                market.move_to(changes.status, now)
-            if changes.name is not None:
-                market.name = changes.name
-            if changes.description is not None:
-                market.description = changes.description
-            market.updated_at = now
-            await uow.markets.update(market)
+            if market.edit(
+                self.clock.now(),
+                name=changes.name,
+                description=changes.description,
+                status=changes.status,
+            ):
+                await uow.markets.update(market)
             return await self._detail(uow, actor, market_id)
 
     async def delete(self, actor: Actor, market_id: UUID) -> None:
         async with self.uow as uow:
-            market = await uow.markets.get_by_id(market_id)
-            if market is None or not market.visible_to(actor):
-                raise MarketNotFoundError(market_id)
+            market = await self._editable(uow, actor, market_id, None)
             await uow.markets.delete(market)
 
     async def resolve(self, actor: Actor, market_id: UUID, outcome: Outcome) -> MarketDetail:
+        """Moderators settle a market: from active or closed to resolved, once."""
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, None)
+            if not actor.moderates:
+                raise AuthorizationError(
+                    "Only moderators resolve markets.", code="MODERATOR_REQUIRED"
+                )
             market.resolve(outcome, self.clock.now())
             await uow.markets.update(market)
             return await self._detail(uow, actor, market_id)

@@ -5,22 +5,25 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from markets.domain.errors import MarketNotActiveError, MarketNotFoundError
+from markets.domain.errors import MarketNotActiveError, MarketNotFoundError, PositionNotFoundError
 from markets.domain.positions import Position, Side
 from markets.domain.users import Actor
 from markets.repositories.tables import MONEY
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
-from markets.services.read_models import PositionView
+from markets.services.read_models import PositionDetail, PositionView
 from tiered.clock import Clock, SystemClock
-from tiered.errors import InvalidInputError
+from tiered.errors import FieldError, InvalidInputError
 from tiered.repository import Filter, OffsetPage, Page, PageRequest, SortKey
 
 __all__ = ["PositionService"]
 
 _FIRST_PAGE = OffsetPage()
+_NEWEST_FIRST = (SortKey("created_at", descending=True),)
 
 
 class PositionService:
+    """Positions are read through their market: whoever cannot see it cannot see them."""
+
     def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
@@ -34,11 +37,13 @@ class PositionService:
         """
         amount = MONEY.check(amount)
         if amount <= 0:
-            raise InvalidInputError("amount must be greater than 0.", code="INVALID_AMOUNT")
+            raise InvalidInputError(
+                "amount must be greater than 0.",
+                code="INVALID_AMOUNT",
+                errors=[FieldError("/amount", "greater than 0")],
+            )
         async with self.uow as uow:
-            market = await uow.markets.get_by_id(market_id)
-            if market is None or not market.visible_to(actor):
-                raise MarketNotFoundError(market_id)
+            await self._visible_market(uow, actor, market_id)
             position = Position(
                 uuid4(), market_id, actor.user_id, side, amount, created_at=self.clock.now()
             )
@@ -47,14 +52,58 @@ class PositionService:
             await uow.positions.create(position)
             return position
 
+    async def of_market(
+        self,
+        viewer: Actor | None,
+        market_id: UUID,
+        *,
+        filters: tuple[Filter, ...] = (),
+        sort: tuple[SortKey, ...] = _NEWEST_FIRST,
+        page: PageRequest = _FIRST_PAGE,
+    ) -> Page[PositionDetail]:
+        """The positions taken on a market ``viewer`` can see (a 404 otherwise)."""
+        async with self.uow.read_only() as uow:
+            await self._visible_market(uow, viewer, market_id)
+            return await uow.positions.find(
+                (*filters, Filter.eq("market_id", market_id)),
+                sort=sort,
+                page=page,
+                into=PositionDetail,
+            )
+
+    async def get(self, viewer: Actor | None, market_id: UUID, position_id: UUID) -> PositionDetail:
+        """One position of a market ``viewer`` can see; one of another market is a 404."""
+        async with self.uow.read_only() as uow:
+            await self._visible_market(uow, viewer, market_id)
+            found = await uow.positions.find_one(
+                [Filter.eq("id", position_id), Filter.eq("market_id", market_id)],
+                into=PositionDetail,
+            )
+        if found is None:
+            raise PositionNotFoundError(position_id)
+        return found
+
     async def of_user(
         self,
         actor: Actor,
         *,
-        sort: tuple[SortKey, ...] = (SortKey("created_at", descending=True),),
+        filters: tuple[Filter, ...] = (),
+        sort: tuple[SortKey, ...] = _NEWEST_FIRST,
         page: PageRequest = _FIRST_PAGE,
     ) -> Page[PositionView]:
+        """``actor``'s own positions, each with its market: a join, never a query per row."""
         async with self.uow.read_only() as uow:
             return await uow.positions.find(
-                [Filter.eq("user_id", actor.user_id)], sort=sort, page=page, into=PositionView
+                (*filters, Filter.eq("user_id", actor.user_id)),
+                sort=sort,
+                page=page,
+                into=PositionView,
             )
+
+    @staticmethod
+    async def _visible_market(
+        uow: MarketsUnitOfWorkPort, viewer: Actor | None, market_id: UUID
+    ) -> None:
+        market = await uow.markets.get_by_id(market_id)
+        if market is None or not market.visible_to(viewer):
+            raise MarketNotFoundError(market_id)

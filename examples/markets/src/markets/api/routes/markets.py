@@ -1,4 +1,9 @@
-"""``/api/v1/markets``: the public read side (writes arrive with authentication)."""
+"""``/api/v1/markets``: anyone reads; signed-in callers create, edit, delete and resolve.
+
+Routes translate HTTP to service calls and back, nothing more: who may touch
+which market is the service's rule, and every write answers with the same
+representation (and ETag) a read of the market would.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,28 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path
+from pydantic import WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response
 
-from markets.api.dependencies import MarketServiceDep, ViewerDep
-from markets.domain.errors import MarketNotFoundError
+from markets.api.dependencies import MarketServiceDep, ViewerDep, acting_as, acting_with
+from markets.api.schemas.markets import MarketCreate, MarketPatch, MarketReplace, MarketResolution
+from markets.domain.errors import InvalidTransitionError, MarketNotFoundError
+from markets.domain.users import Actor, Permission, Role
 from markets.repositories.markets import MarketRepository
+from markets.services.markets import MarketService
 from markets.services.read_models import EXAMPLE_MARKET_ID, MarketDetail, MarketSummary
 from tiered.envelope import ApiResponse, PageResponse, json_response
-from tiered.errors import problem_responses
-from tiered.http.conditional import representation
+from tiered.errors import (
+    AppError,
+    InvalidInputError,
+    PreconditionFailedError,
+    StaleVersionError,
+    problem_responses,
+)
+from tiered.http.conditional import etag_of, representation, require_if_match
 from tiered.http.listing import Listing, ListQuery, QueryFilter
+from tiered.security import permission_problems, role_problems
 
 router = APIRouter(prefix="/api/v1/markets", tags=["markets"])
 
@@ -117,3 +133,185 @@ async def get_market(
     del if_none_match  # representation() reads it from the request, as every conditional read
     detail = await service.get(viewer, market_id)
     return representation(request, market_representation(detail))
+
+
+# -- writes ------------------------------------------------------------------------------
+
+
+def _if_match_refusals() -> tuple[AppError, ...]:
+    """The 400 and 412s of a conditional write, produced by the code that raises them."""
+    found: list[AppError] = []
+    for header, current in (("not-quoted", None), ('"stale"', '"3RlzDD4c8xBXSWwFqoTkkg"')):
+        try:
+            require_if_match(header, current)
+        except (InvalidInputError, PreconditionFailedError) as error:
+            found.append(error)
+    found.append(
+        PreconditionFailedError(
+            "The market changed since you read it (If-Match does not match its ETag).",
+            details={"current_version": 4},
+        )
+    )
+    return tuple(found)
+
+
+Writer = Annotated[Actor, Depends(acting_with(Permission.WRITE))]
+Deleter = Annotated[Actor, Depends(acting_with(Permission.DELETE))]
+Moderator = Annotated[Actor, Depends(acting_as(Role.MODERATOR, Role.ADMIN))]
+MarketId = Annotated[UUID, Path(examples=[EXAMPLE_MARKET_ID])]
+
+_IF_MATCH_PATTERN = r'^[ \t]*(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)[ \t]*$'
+IfMatch = Annotated[
+    str | None,
+    WithJsonSchema({"type": "string", "pattern": _IF_MATCH_PATTERN}),
+    Header(
+        alias="If-Match",
+        description="The `ETag` of the market as you last read it (or `*`): the write "
+        "happens only if the market is still exactly that, else a 412. Optional: "
+        "without it the write is unconditional.",
+    ),
+]
+
+_LOCATION = {
+    "Location": {
+        "description": "The URL of the new market.",
+        "schema": {"type": "string", "examples": [f"/api/v1/markets/{EXAMPLE_MARKET_ID}"]},
+    }
+}
+_NOT_FOUND = MarketNotFoundError(EXAMPLE_MARKET_ID)
+_EDIT_PROBLEMS = problem_responses(
+    *_if_match_refusals(),
+    *permission_problems(Permission.WRITE),
+    _NOT_FOUND,
+    InvalidTransitionError("active", "draft"),
+    StaleVersionError.of("Market"),
+)
+
+
+def _written(detail: MarketDetail, *, created: bool = False) -> Response:
+    """The market as its read sends it, with the ETag a later read would carry."""
+    content = market_representation(detail)
+    headers = {"ETag": etag_of(content)}
+    if created:
+        headers["Location"] = f"{router.prefix}/{detail.id}"
+    return Response(
+        content, status_code=201 if created else 200, media_type="application/json", headers=headers
+    )
+
+
+async def _version_matching(
+    service: MarketService, actor: Actor, market_id: UUID, if_match: str | None
+) -> int | None:
+    """The version the client's ``If-Match`` describes (412 if none), or ``None`` without one."""
+    if if_match is None:
+        return None
+    current = await service.editable(actor, market_id)
+    require_if_match(if_match, etag_of(market_representation(current)))
+    return current.version
+
+
+_CREATE_DESCRIPTION = """Create a market; you are its creator. Needs the `write` permission.
+
+It starts as a `draft` (visible only to you and to moderators) or `active` (open to
+buyers). The id, volume, outcome, version and timestamps are the server's: sending
+any of them is a 422. The answer is the market as `GET` returns it, with its `ETag`
+and its URL in `Location`."""
+
+_EDIT_DESCRIPTION = """Only the market's creator or a moderator may edit it; for anyone
+else it does not exist (404), even when they can read it. Statuses move draft → active →
+closed only (409 otherwise); resolving has its own route. Server-owned fields are a 422.
+
+Send the `ETag` of your last read in `If-Match` so that the edit cannot overwrite a
+change you have not seen: a 412 when the market changed since, a 409 when another write
+lands while this one runs. The answer carries the new `ETag`."""
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a market",
+    description=_CREATE_DESCRIPTION,
+    response_model=ApiResponse[MarketDetail],
+    responses={
+        201: {"headers": {**_ETAG, **_LOCATION}},
+        **problem_responses(400, *permission_problems(Permission.WRITE)),
+    },
+)
+async def create_market(body: MarketCreate, service: MarketServiceDep, actor: Writer) -> Response:
+    return _written(await service.create(actor, body.draft()), created=True)
+
+
+@router.put(
+    "/{market_id}",
+    summary="Replace a market",
+    description=f"Set every field you own (name, description, status).\n\n{_EDIT_DESCRIPTION}",
+    response_model=ApiResponse[MarketDetail],
+    responses={200: {"headers": _ETAG}, **_EDIT_PROBLEMS},
+)
+async def replace_market(
+    market_id: MarketId,
+    body: MarketReplace,
+    service: MarketServiceDep,
+    actor: Writer,
+    if_match: IfMatch = None,
+) -> Response:
+    expected = await _version_matching(service, actor, market_id, if_match)
+    return _written(await service.replace(actor, market_id, body.draft(), expected))
+
+
+@router.patch(
+    "/{market_id}",
+    summary="Edit a market",
+    description=f"Change only the members sent; `null` is refused.\n\n{_EDIT_DESCRIPTION}",
+    response_model=ApiResponse[MarketDetail],
+    responses={200: {"headers": _ETAG}, **_EDIT_PROBLEMS},
+)
+async def edit_market(
+    market_id: MarketId,
+    body: MarketPatch,
+    service: MarketServiceDep,
+    actor: Writer,
+    if_match: IfMatch = None,
+) -> Response:
+    expected = await _version_matching(service, actor, market_id, if_match)
+    return _written(await service.update(actor, market_id, body.changes(), expected))
+
+
+@router.delete(
+    "/{market_id}",
+    status_code=204,
+    summary="Delete a market",
+    description="Delete a market and its positions. Needs the `delete` permission "
+    "(moderators); a market you cannot see is a 404.",
+    response_class=Response,
+    responses=problem_responses(
+        *permission_problems(Permission.DELETE), _NOT_FOUND, StaleVersionError.of("Market")
+    ),
+)
+async def delete_market(market_id: MarketId, service: MarketServiceDep, actor: Deleter) -> Response:
+    await service.delete(actor, market_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{market_id}/resolve",
+    summary="Resolve a market",
+    description="Settle an active or closed market with its outcome (409 for any other "
+    "status, a resolved one included). Moderators and admins only, signed in (API keys "
+    "never resolve). The answer is the resolved market with its new `ETag`.",
+    response_model=ApiResponse[MarketDetail],
+    responses={
+        200: {"headers": _ETAG},
+        **problem_responses(
+            400,
+            *role_problems(Role.MODERATOR, Role.ADMIN),
+            _NOT_FOUND,
+            InvalidTransitionError("draft", "resolved"),
+            StaleVersionError.of("Market"),
+        ),
+    },
+)
+async def resolve_market(
+    market_id: MarketId, body: MarketResolution, service: MarketServiceDep, actor: Moderator
+) -> Response:
+    return _written(await service.resolve(actor, market_id, body.resolved_as()))
