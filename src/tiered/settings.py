@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tiered.errors import ConfigurationError
+from tiered.ratelimit.rates import parse_rates
 
 __all__ = [
     "DEV_CURSOR_SECRET",
@@ -133,7 +134,28 @@ class AppSettings(BaseSettings):
         description="N+1 guard: times one SQL statement may repeat in a request (0 = off).",
     )
 
+    rate_limit_enabled: bool | None = Field(
+        default=None,
+        description="Rate limiting; default: on, except in `test` (tests that need it turn it on).",
+    )
+    rate_limit_default: str = "100/minute"
+    """Every request's quota per client, e.g. `100/minute` or `10/second;1000/hour`."""
+    rate_limit_auth: str = "10/minute"
+    """The stricter quota of the routes that declare the `auth` policy (login, registration)."""
+    rate_limit_fail_open: bool = True
+    """When the limiter's Redis is unreachable: serve unlimited (`true`, logged and counted) or
+    refuse with a 503 (`false`)."""
+    rate_limit_memory_keys: int = Field(default=100_000, ge=1)
+    """Clients (times quotas) the in-process limiter remembers when there is no Redis; past it
+    the least recently seen are forgotten."""
+
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
+
+    @field_validator("rate_limit_default", "rate_limit_auth")
+    @classmethod
+    def _valid_rates(cls, value: str) -> str:
+        parse_rates(value)
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -179,6 +201,12 @@ class AppSettings(BaseSettings):
     @property
     def logs_as_json(self) -> bool:
         return self.log_json if self.log_json is not None else not self.is_dev
+
+    @property
+    def rate_limits_on(self) -> bool:
+        if self.rate_limit_enabled is not None:
+            return self.rate_limit_enabled
+        return self.environment is not Environment.TEST
 
 
 def secret_weakness(secret: str) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from ipaddress import ip_network
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -10,7 +12,7 @@ from starlette.requests import Request
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tiered.app.lifespan import Resource, build_lifespan
-from tiered.app.state import app_state
+from tiered.app.state import AppState, app_state
 from tiered.errors import document_problems, install_problem_handlers, problems_router
 from tiered.http.body_limit import BodyLimitMiddleware
 from tiered.http.docs import install_offline_docs
@@ -20,6 +22,17 @@ from tiered.http.security_headers import SecurityHeadersMiddleware
 from tiered.http.statement_guard import StatementGuardMiddleware
 from tiered.observability.health import HealthProbe, health_router
 from tiered.observability.metrics import HttpMetrics, metrics_endpoint
+from tiered.ratelimit import (
+    MemoryRateLimitBackend,
+    PrincipalOf,
+    RateLimiter,
+    RateLimitMetrics,
+    RateLimitMiddleware,
+    RateSpec,
+    RedisRateLimitBackend,
+    prepare_rate_limiting,
+    validate_route_policies,
+)
 from tiered.repository.cursor import CursorCodec
 from tiered.settings import AppSettings, Environment
 
@@ -28,6 +41,41 @@ __all__ = ["create_app"]
 
 def _probes(request: Request) -> list[HealthProbe]:
     return app_state(request).probes
+
+
+def _rate_limiter(
+    settings: AppSettings, metrics: HttpMetrics, rate_limits: Mapping[str, RateSpec] | None
+) -> RateLimiter:
+    """In memory, or on the app's Redis client once the lifespan has connected it."""
+    policies = {
+        "default": settings.rate_limit_default,
+        "auth": settings.rate_limit_auth,
+        **(rate_limits or {}),
+    }
+    backend = (
+        None
+        if settings.redis_url
+        else MemoryRateLimitBackend(max_keys=settings.rate_limit_memory_keys)
+    )
+    return RateLimiter(
+        policies,
+        backend,
+        fail_open=settings.rate_limit_fail_open,
+        metrics=RateLimitMetrics(metrics.registry),
+    )
+
+
+def _redis_rate_limits(limiter: RateLimiter, prefix: str) -> Resource:
+    @asynccontextmanager
+    async def attach(state: AppState) -> AsyncIterator[None]:
+        if state.redis is not None:
+            limiter.backend = RedisRateLimitBackend(state.redis, prefix=prefix)
+        try:
+            yield
+        finally:
+            limiter.backend = None
+
+    return attach
 
 
 def create_app(
@@ -39,16 +87,28 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     resources: Sequence[Resource] = (),
     body_limits: Mapping[str, int] | None = None,
+    rate_limits: Mapping[str, RateSpec] | None = None,
+    rate_limit_principal: PrincipalOf | None = None,
 ) -> FastAPI:
     """Build the app (titled ``settings.app_name`` unless ``title`` says otherwise).
 
     Every ``Listing`` a route depends on is validated here, so a misdeclared
-    repository fails at startup, not at its first request. Middleware from
-    outermost to innermost:
+    repository fails at startup, not at its first request; so is every
+    policy a route's ``rate_limit(...)`` names. ``rate_limits`` adds named
+    policies to ``default`` and ``auth`` (from the settings);
+    ``rate_limit_principal`` names the authenticated caller a request counts
+    against (else its address). Middleware from outermost to innermost:
 
     proxy headers (only with trusted proxies) → security headers → request
-    context → CORS (only with origins) → body limit → N+1 guard → routes.
+    context → CORS (only with origins) → rate limit (unless switched off) →
+    body limit → N+1 guard → routes.
     """
+    metrics = HttpMetrics()
+    limiter = _rate_limiter(settings, metrics, rate_limits)
+    limiting = settings.rate_limits_on
+    if limiting and settings.redis_url:
+        prefix = f"{settings.app_name}:ratelimit:"
+        resources = [_redis_rate_limits(limiter, prefix), *resources]
     app = FastAPI(
         title=title or settings.app_name,
         version=version,
@@ -57,7 +117,6 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    metrics = HttpMetrics()
     app.state.metrics = metrics
     app.state.cursor_codec = CursorCodec(settings.cursor_secret.get_secret_value())
     install_problem_handlers(app)
@@ -67,6 +126,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_offline_docs(app)
+    if limiting:
+        prepare_rate_limiting(app, limiter)
+    else:
+        validate_route_policies(app, limiter)
+        app.state.rate_limiter = None
     document_problems(app)
     validate_listings(app)
 
@@ -77,16 +141,20 @@ def create_app(
             strict=settings.environment is not Environment.PRODUCTION,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, limits=body_limits)
+    if limiting:
+        app.add_middleware(RateLimitMiddleware, limiter=limiter, principal=rate_limit_principal)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After", "RateLimit", "RateLimit-Policy"],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+        # Normalised: uvicorn takes "10.0.0.1/8" (host bits set) for a literal it never matches.
+        trusted = [str(ip_network(entry, strict=False)) for entry in settings.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
