@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from markets.config import Settings
 from markets.domain.users import Actor, Role, User
+from markets.main import create_app
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
+from tiered.clock import FrozenClock
 from tiered.db import Database
-from tiered.testing import scratch_postgres_database
+from tiered.repository import Filter
+from tiered.security import Argon2PasswordHasher, PasswordHasher
+from tiered.testing import app_client, scratch_postgres_database
 
 os.environ["MARKETS_ENVIRONMENT"] = "test"
 
@@ -77,3 +83,79 @@ async def people(new_uow: Callable[[], MarketsUnitOfWork]) -> dict[str, Actor]:
             )
             actors[name] = Actor(user.id, role)
     return actors
+
+
+# -- authentication ----------------------------------------------------------------------
+
+PASSWORD = "tram line to the harbour"
+"""A password every account the helpers below create has, unless told otherwise."""
+
+
+@pytest.fixture
+def password_hasher() -> Iterator[Argon2PasswordHasher]:
+    """argon2id with test parameters: the real code path, in microseconds."""
+    hasher = Argon2PasswordHasher(
+        memory_cost=8, time_cost=1, parallelism=1, allow_weak_for_tests=True
+    )
+    yield hasher
+    hasher.close()
+
+
+@pytest.fixture
+async def api(
+    database_url: str, database: Database, clock: FrozenClock, password_hasher: PasswordHasher
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app over HTTP, on a migrated database, with a frozen clock."""
+    del database  # migrated by the fixture
+    settings = Settings(environment="test", database_url=database_url, log_level="WARNING")
+    app = create_app(settings, clock=clock, password_hasher=password_hasher)
+    async with app_client(app) as client:
+        yield client
+
+
+class Accounts:
+    """Signs people up and in over HTTP, and promotes them straight in the database."""
+
+    def __init__(self, api: httpx.AsyncClient, new_uow: Callable[[], MarketsUnitOfWork]) -> None:
+        self.api, self.new_uow = api, new_uow
+
+    async def register(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        name = email.split("@")[0].title()
+        body = {"email": email, "password": password, "display_name": name}
+        response = await self.api.post("/api/v1/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        user: dict[str, Any] = response.json()["data"]
+        return user
+
+    async def log_in(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.api.post(
+            "/api/v1/auth/token", data={"username": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    async def signed_in(
+        self, email: str, role: Role = Role.USER, password: str = PASSWORD
+    ) -> dict[str, str]:
+        """Authorization headers of a new account holding ``role``."""
+        user = await self.register(email, password)
+        if role is not Role.USER:
+            async with self.new_uow() as uow:
+                await uow.users.update_where(
+                    [Filter.eq("id", uuid.UUID(user["id"]))], {"role": role}
+                )
+        tokens = await self.log_in(email, password)
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    async def api_key(self, headers: dict[str, str], scopes: list[str]) -> str:
+        body = {"name": "test key", "scopes": scopes}
+        response = await self.api.post("/api/v1/me/api-keys", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        key: str = response.json()["data"]["key"]
+        return key
+
+
+@pytest.fixture
+def accounts(api: httpx.AsyncClient, new_uow: Callable[[], MarketsUnitOfWork]) -> Accounts:
+    return Accounts(api, new_uow)

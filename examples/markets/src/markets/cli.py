@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import re
+import secrets
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,11 +18,22 @@ from rich.progress import Progress
 from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from markets.config import Settings
+from markets.domain.errors import EmailTakenError
+from markets.domain.users import EMAIL_PATTERN, MIN_PASSWORD_CHARS, Role
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
-from markets.services.demo_data import DemoSize, seed_demo
+from markets.services.accounts import UserView
+from markets.services.admin_users import AdminUserService
+from markets.services.demo_data import (
+    DEMO_ADMIN_EMAIL,
+    DemoSize,
+    ensure_demo_admin_password,
+    seed_demo,
+)
+from tiered.clock import SystemClock
 from tiered.db import Database, is_sqlite
 from tiered.errors import ConfigurationError
+from tiered.security import Argon2PasswordHasher
 
 app = typer.Typer(
     help="The markets reference service: a prediction-markets API built on tiered.",
@@ -87,6 +102,101 @@ def seed_demo_command(
         _seed(_settings(), DemoSize(users, markets, positions), only_if_empty=False)
     )
     console.print(f"[green]demo data ready ({created} rows created)[/green]")
+
+
+DEMO_ADMIN_PASSWORD_FILE = Path("var") / "demo-admin-password"
+
+
+def _generated_password() -> str:
+    """24 URL-safe characters (144 random bits): far past the policy's length and lists."""
+    return secrets.token_urlsafe(18)
+
+
+def demo_admin_password(path: Path = DEMO_ADMIN_PASSWORD_FILE) -> tuple[str, bool]:
+    """The demo admin's password kept in ``path``, or a new one written there; whether new.
+
+    The file is created readable by its owner only (0600), and put back to
+    0600 if someone widened it.
+    """
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if len(kept) >= MIN_PASSWORD_CHARS:
+        path.chmod(0o600)
+        return kept, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = _generated_password()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(password + "\n")
+    path.chmod(0o600)  # O_CREAT's mode applies to a new file only
+    return password, True
+
+
+async def _with_hasher(settings: Settings, password: str, *, replace: bool) -> bool | None:
+    database = Database.from_settings(settings)
+    hasher = Argon2PasswordHasher()
+    try:
+        return await ensure_demo_admin_password(
+            lambda: MarketsUnitOfWork(database.sessionmaker), hasher, password, replace=replace
+        )
+    finally:
+        hasher.close()
+        await database.dispose()
+
+
+def _announce_demo_admin(settings: Settings, origin: str) -> None:
+    """Make sure the demo admin can sign in, and say how."""
+    password, new = demo_admin_password()
+    if asyncio.run(_with_hasher(settings, password, replace=new)) is None:
+        return
+    console.print(
+        f"sign in as [bold]{DEMO_ADMIN_EMAIL}[/bold], password [bold]{password}[/bold] "
+        f"(kept in {DEMO_ADMIN_PASSWORD_FILE}): Authorize at {origin}/docs, or POST a form "
+        f"with username and password to {origin}/api/v1/auth/token",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+async def _create_user(
+    settings: Settings, email: str, name: str, role: Role
+) -> tuple[UserView, str]:
+    database = Database.from_settings(settings)
+    hasher = Argon2PasswordHasher()
+    password = _generated_password()
+    try:
+        service = AdminUserService(MarketsUnitOfWork(database.sessionmaker), SystemClock())
+        view = await service.create(
+            hasher, email=email, display_name=name, role=role, password=password
+        )
+        return view, password
+    finally:
+        hasher.close()
+        await database.dispose()
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="The new account's email address.")],
+    role: Annotated[Role, typer.Option(help="The account's role.")] = Role.USER,
+    display_name: Annotated[
+        str | None, typer.Option(help="How others see the account (default: before the @).")
+    ] = None,
+) -> None:
+    """Create an account and print its generated password on stdout, the only time it is shown."""
+    settings = _settings()
+    email = email.strip()
+    if re.fullmatch(EMAIL_PATTERN, email) is None:
+        raise _fail(f"{email!r} is not an email address", code=2)
+    name = display_name or email.split("@")[0]
+    try:
+        view, password = asyncio.run(_create_user(settings, email, name, role))
+    except EmailTakenError:
+        raise _fail(f"an account with the email {email} already exists", code=1) from None
+    console.print(f"[green]created {view.role.value} {view.email} ({view.id})[/green]")
+    typer.echo(password)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -166,11 +276,12 @@ def serve(
         embedded = is_sqlite(settings.database_url)
         if migrate_first if migrate_first is not None else embedded:
             upgrade(settings.database_url)
+        origin = _origin(host, bound_port)
         if seed if seed is not None else embedded:
             created = asyncio.run(_seed(settings, DemoSize(), only_if_empty=True))
             if created:
                 console.print(f"[green]seeded demo data ({created} rows)[/green]")
-        origin = _origin(host, bound_port)
+            _announce_demo_admin(settings, origin)
         console.print(f"[bold]markets[/bold] on {origin}  ·  docs: {origin}/docs")
         config = uvicorn.Config(
             "markets.main:create_app",

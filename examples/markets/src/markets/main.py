@@ -2,27 +2,111 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from markets import __version__
+from markets.api.authentication import (
+    SECURITY_KIT,
+    PrivateResponsesMiddleware,
+    SecurityKit,
+    document_authentication,
+)
+from markets.api.dependencies import ACCESS
 from markets.api.routes import ROUTERS
 from markets.config import Settings
+from markets.services.auth import SessionLifetimes
+from tiered.app import AppState, Resource
 from tiered.app import create_app as create_tiered_app
+from tiered.clock import Clock, SystemClock
+from tiered.security import (
+    Argon2PasswordHasher,
+    HashingPool,
+    PasswordHasher,
+    TokenIssuer,
+    TokenKey,
+    TokenKeys,
+    TokenVerifier,
+)
 
 __all__ = ["create_app"]
 
 DESCRIPTION = """A prediction-markets backend built only on the public API of **tiered**.
 
 Every error is `application/problem+json` (RFC 9457); follow its `type` link
-for documentation."""
+for documentation.
+
+Sign in with `POST /api/v1/auth/token` (the docs' **Authorize** button does it:
+your email as the username), then send `Authorization: Bearer <access_token>`;
+machine clients send an API key as `X-API-Key`."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _security_kit(settings: Settings, clock: Clock) -> SecurityKit:
+    secret = settings.jwt_secret.get_secret_value()
+    keys = TokenKeys(TokenKey.hs256(secret, kid="markets-1", environment=settings.environment))
+    issuer, audience = settings.token_issuer, settings.token_audience
+    lifetimes = SessionLifetimes(
+        access=settings.access_token_ttl,
+        refresh=settings.refresh_token_ttl,
+        family=settings.session_lifetime,
+    )
+    return SecurityKit(
+        clock=clock,
+        issuer=TokenIssuer(
+            keys, issuer=issuer, audience=audience, clock=clock, ttl=lifetimes.access
+        ),
+        verifier=TokenVerifier(keys, issuer=issuer, audience=audience, clock=clock),
+        lifetimes=lifetimes,
+    )
+
+
+def _password_hashing(
+    settings: Settings, kit: SecurityKit, given: PasswordHasher | None
+) -> Resource:
+    """Puts the kit in the app state with a hasher: the given one, or an argon2id hasher
+    whose bounded pool lives exactly as long as the lifespan."""
+
+    @asynccontextmanager
+    async def run(state: AppState) -> AsyncIterator[None]:
+        state.extras[SECURITY_KIT] = kit
+        if given is not None:
+            kit.hasher = given
+            yield
+            return
+        pool = HashingPool(
+            max_concurrency=settings.password_hash_concurrency,
+            max_waiting=settings.password_hash_queue,
+        )
+        hasher = Argon2PasswordHasher(pool=pool)
+        kit.hasher = hasher
+        try:
+            yield
+        finally:
+            kit.hasher = None
+            hasher.close()
+
+    return run
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    password_hasher: PasswordHasher | None = None,
+) -> FastAPI:
+    """The markets app; ``clock`` and ``password_hasher`` exist for tests to inject."""
     settings = settings or Settings()
-    return create_tiered_app(
+    kit = _security_kit(settings, clock or SystemClock())
+    app = create_tiered_app(
         settings,
         version=__version__,
         description=DESCRIPTION,
         routers=ROUTERS,
+        resources=[_password_hashing(settings, kit, password_hasher)],
         body_limits={"/api/v1/markets/import": settings.import_max_bytes},
     )
+    document_authentication(app, required=ACCESS.authenticated)
+    app.add_middleware(PrivateResponsesMiddleware)
+    return app

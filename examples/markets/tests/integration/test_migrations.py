@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from markets.cli import app as cli
-from markets.migrate import current_revision, head_revision, upgrade
+from markets.domain.users import Role
+from markets.migrate import alembic_config, current_revision, head_revision, upgrade
+from markets.repositories.tables import users
 
 
 async def _revision(url: str) -> str | None:
@@ -54,3 +60,42 @@ async def test_migrations_match_the_mapped_schema(database_url: str) -> None:
 
     await asyncio.to_thread(upgrade, database_url)
     await asyncio.to_thread(command.check, alembic_config(database_url))
+
+
+async def test_credentials_migration_keeps_existing_users_and_reverts(database_url: str) -> None:
+    """0004 gives existing users token version 0, and its downgrade leaves 0003 as it was."""
+    await asyncio.to_thread(upgrade, database_url, "0003")
+    engine = create_async_engine(database_url)
+    now = datetime.now(UTC)
+    old_user = {
+        "id": uuid.uuid4(),
+        "email": "old@example.com",
+        "display_name": "Old",
+        "role": Role.USER,
+        "is_active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(users.insert().values(**old_user))
+        await asyncio.to_thread(upgrade, database_url)
+        async with engine.connect() as connection:
+            versions = await connection.execute(select(users.c.email, users.c.token_version))
+            assert versions.all() == [("old@example.com", 0)]
+
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0003")
+        assert await _revision(database_url) == "0003"
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+            columns = await connection.run_sync(
+                lambda sync: {column["name"] for column in inspect(sync).get_columns("users")}
+            )
+            emails = (await connection.execute(select(users.c.email))).scalars().all()
+        assert {"api_keys", "refresh_tokens"}.isdisjoint(tables)
+        assert "token_version" not in columns
+        assert emails == ["old@example.com"]
+        await asyncio.to_thread(upgrade, database_url)
+        assert await _revision(database_url) == head_revision(database_url)
+    finally:
+        await engine.dispose()

@@ -8,6 +8,8 @@ a loop fails loudly instead of quietly issuing N queries.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -21,12 +23,15 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry, relationship
+from sqlalchemy.types import TypeDecorator
 
 from markets.domain.markets import DESCRIPTION_MAX, NAME_MAX, Market, MarketStatus, Outcome
 from markets.domain.positions import Position, Side
-from markets.domain.users import Role, User
+from markets.domain.users import ApiKey, Permission, RefreshToken, Role, User
 from tiered.db import ExactDecimal, UtcDateTime
 
 __all__ = ["MONEY", "map_entities", "metadata"]
@@ -74,6 +79,7 @@ users = Table(
     Column("is_active", Boolean, nullable=False),
     Column("password_hash", String(255), nullable=True),
     *_timestamps(),
+    Column("token_version", Integer, nullable=False, server_default=text("0")),
 )
 
 markets = Table(
@@ -111,6 +117,58 @@ positions = Table(
     Index("ix_positions_user_id_created_at", "user_id", "created_at"),
 )
 
+
+class PermissionList(TypeDecorator[tuple[Permission, ...]]):
+    """An API key's scopes as one short text column: ``"read,write"``, sorted and unique."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: tuple[Permission, ...] | None, dialect: Dialect
+    ) -> str | None:
+        if value is None:
+            return None
+        return ",".join(sorted({Permission(item).value for item in value}))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[Permission, ...] | None:
+        if value is None:
+            return None
+        return tuple(Permission(item) for item in str(value).split(",") if item)
+
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("family_id", String(32), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("family_expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_user_id", "user_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("scopes", PermissionList(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Index("ix_api_keys_user_id_created_at", "user_id", "created_at"),
+)
+
 _registry = registry(metadata=metadata)
 
 
@@ -130,3 +188,9 @@ def map_entities() -> None:
         positions,
         properties={"market": relationship(Market, lazy="raise", viewonly=True)},
     )
+    _registry.map_imperatively(
+        ApiKey,
+        api_keys,
+        properties={"user": relationship(User, lazy="raise", viewonly=True)},
+    )
+    _registry.map_imperatively(RefreshToken, refresh_tokens)

@@ -21,9 +21,17 @@ from markets.domain.markets import Market, MarketStatus, Outcome
 from markets.domain.positions import Position, Side
 from markets.domain.users import Role, User
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
-from tiered.repository import AsyncRepository
+from tiered.clock import SystemClock
+from tiered.repository import AsyncRepository, Filter, Increment
+from tiered.security import PasswordHasher, RefreshTokens
 
-__all__ = ["DemoSize", "demo_market_name", "seed_demo"]
+__all__ = [
+    "DEMO_ADMIN_EMAIL",
+    "DemoSize",
+    "demo_market_name",
+    "ensure_demo_admin_password",
+    "seed_demo",
+]
 
 T = TypeVar("T", User, Market, Position)
 
@@ -73,7 +81,11 @@ def _id(kind: str, index: int) -> UUID:
 
 
 def demo_email(index: int) -> str:
-    return "admin@example.com" if index == 0 else f"user{index}@example.com"
+    return DEMO_ADMIN_EMAIL if index == 0 else f"user{index}@example.com"
+
+
+DEMO_ADMIN_EMAIL = "admin@example.com"
+"""The one demo account that can sign in; the others have no password at all."""
 
 
 def _user(index: int) -> User:
@@ -158,3 +170,34 @@ async def seed_demo(
     )
     created += await _insert_missing(new_uow, positions, lambda uow: uow.positions, _buy, progress)
     return created
+
+
+async def ensure_demo_admin_password(
+    new_uow: Callable[[], MarketsUnitOfWorkPort],
+    hasher: PasswordHasher,
+    password: str,
+    *,
+    replace: bool,
+) -> bool | None:
+    """Give the demo admin ``password`` if it has none yet, or always with ``replace``.
+
+    Whether the password changed, or ``None`` when the database holds no demo
+    admin. A password is never fixed in code: the caller generates it and
+    keeps it where only the operator can read it. Replacing one signs the
+    admin out everywhere, as any password change does.
+    """
+    admin_id = _id("user", 0)
+    async with new_uow().read_only() as uow:
+        admin = await uow.users.get_by_id(admin_id)
+    if admin is None:
+        return None
+    if admin.password_hash is not None and not replace:
+        return False
+    password_hash = await hasher.hash(password)
+    async with new_uow() as uow:
+        changed = await uow.users.update_where(
+            [Filter.eq("id", admin_id)],
+            {"password_hash": password_hash, "token_version": Increment(1)},
+        )
+        await RefreshTokens(uow.refresh_tokens, SystemClock()).revoke_user(str(admin_id))
+    return changed == 1
