@@ -337,7 +337,8 @@ def _statuses_every_route_may_return(path: str, operation: dict[str, Any]) -> li
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.append("422")
     if operation.get("requestBody"):
-        statuses.append("413")
+        # A body that is not even text (invalid UTF-8) is a 400 before validation runs.
+        statuses.extend(("400", "413"))
     if "{" in path:
         statuses.append("404")
     return statuses

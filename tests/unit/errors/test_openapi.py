@@ -26,6 +26,7 @@ from tiered.errors import (
 )
 from tiered.errors.openapi import EXAMPLE_REQUEST_ID
 from tiered.settings import AppSettings
+from tiered.testing import app_client
 
 PROBLEM_REF = "#/components/schemas/ProblemDetails"
 PROBLEM_JSON = "application/problem+json"
@@ -589,3 +590,18 @@ def test_generic_503_declares_retry_after(spec: dict[str, Any]) -> None:
 def test_nulls_fastapi_drops_from_examples_are_restored(spec: dict[str, Any]) -> None:
     widget = spec["components"]["schemas"]["Widget"]
     assert widget["examples"] == [{"id": "w-7", "retired_at": None}]
+
+
+async def test_a_body_that_is_not_text_is_a_declared_400() -> None:
+    app = create_app(
+        AppSettings(database_url="sqlite+aiosqlite:///:memory:"),
+        title="t",
+        routers=[build_router()],
+    )
+    assert_problem_response(app.openapi()["paths"]["/things"]["post"], "400")
+    async with app_client(app) as client:
+        response = await client.post(
+            "/things", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
