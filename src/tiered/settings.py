@@ -26,6 +26,7 @@ __all__ = [
     "MIN_JWT_SECRET_BYTES",
     "MIN_SECRET_BYTES",
     "AppSettings",
+    "CacheBackendKind",
     "Environment",
     "secret_weakness",
 ]
@@ -60,6 +61,19 @@ class Environment(StrEnum):
     @property
     def accepts_dev_secrets(self) -> bool:
         return self is not Environment.PRODUCTION
+
+
+class CacheBackendKind(StrEnum):
+    """Where the application's cache keeps its entries."""
+
+    AUTO = "auto"
+    """Two-level when ``redis_url`` is set, else memory."""
+    MEMORY = "memory"
+    REDIS = "redis"
+    TWO_LEVEL = "two-level"
+
+
+_REDIS_CACHES = frozenset({CacheBackendKind.REDIS, CacheBackendKind.TWO_LEVEL})
 
 
 def _split_csv(value: Any) -> Any:
@@ -149,6 +163,62 @@ class AppSettings(BaseSettings):
     """Clients (times quotas) the in-process limiter remembers when there is no Redis; past it
     the least recently seen are forgotten."""
 
+    cache_enabled: bool | None = Field(
+        default=None,
+        description="The application cache; default: on, except in `test`, whose tests write "
+        "data behind the application's back (those that test caching turn it on).",
+    )
+    cache_backend: CacheBackendKind = CacheBackendKind.AUTO
+    """`auto` (two-level when `redis_url` is set, else memory), `memory` (each process its own),
+    `redis` (shared) or `two-level` (each process's memory in front of Redis, kept in step
+    through Redis pub/sub)."""
+    cache_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a cache entry lives unless its reader says otherwise; bounds how stale an entry
+    can get when an invalidation is lost."""
+    cache_local_ttl: float = Field(default=10.0, gt=0)
+    """Two-level only: seconds a process keeps its own copy of an entry at most, whatever
+    pub/sub says."""
+    cache_max_local_keys: int = Field(default=10_000, ge=1)
+    """Entries a process holds in memory (the memory backend, or the two-level local layer);
+    past it the least recently used go first."""
+    cache_namespace: str | None = Field(default=None, min_length=1, pattern=r"^[^:]+$")
+    """Prefix of the cache's Redis keys and pub/sub channel (no `:`); default
+    `<app_name>-cache`."""
+
+    jobs_concurrency: int = Field(default=4, ge=1)
+    """Jobs the in-process worker runs at once."""
+    jobs_lease_seconds: float = Field(default=60.0, gt=0)
+    """Seconds a worker holds a job without renewing its lease; a job whose worker died runs
+    again once this much time has passed (running jobs renew every third of it)."""
+    jobs_poll_interval: float = Field(default=2.0, gt=0)
+    """Seconds an idle worker waits before looking for due jobs again (a commit in the same
+    process wakes it at once)."""
+    jobs_shutdown_grace: float = Field(default=10.0, ge=0)
+    """Seconds a stopping worker lets running jobs finish; jobs still running then are given
+    back to the queue, their try not spent."""
+
+    outbound_connect_timeout: float = Field(default=3.0, gt=0)
+    """Seconds an outbound HTTP request may take to resolve and connect to another service."""
+    outbound_read_timeout: float = Field(default=10.0, gt=0)
+    """Seconds an outbound HTTP request may wait for each read or write."""
+    outbound_max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """Largest outbound HTTP response body (decoded) in bytes; a larger one is abandoned (502)."""
+    outbound_max_redirects: int = Field(default=5, ge=0)
+    """Redirects an outbound HTTP request follows (same host only)."""
+    outbound_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Networks outbound HTTP may reach although they are not public (loopback, private,
+    link-local…), e.g. `10.20.0.0/16` for an internal service; comma-separated or a JSON list."""
+    outbound_retry_attempts: int = Field(default=3, ge=1)
+    """Attempts of an outbound HTTP request that is safe to repeat (1 = no retry)."""
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    """Share of failed calls in the window that opens a circuit breaker."""
+    breaker_minimum_calls: int = Field(default=10, ge=1)
+    """Calls a circuit breaker must see in its window before it may open."""
+    breaker_window: float = Field(default=60.0, gt=0)
+    """Seconds of calls a circuit breaker's failure rate is computed over."""
+    breaker_recovery_time: float = Field(default=30.0, gt=0)
+    """Seconds an open circuit breaker waits before letting one probe call through."""
+
     _split_lists = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_csv)
 
     @field_validator("rate_limit_default", "rate_limit_auth")
@@ -163,6 +233,26 @@ class AppSettings(BaseSettings):
         for entry in value:
             ip_network(entry, strict=False)
         return value
+
+    _split_outbound_networks = field_validator("outbound_allowed_networks", mode="before")(
+        _split_csv
+    )
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _valid_outbound_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ip_network(entry, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _redis_for_a_redis_cache(self) -> Self:
+        if self.cache_backend in _REDIS_CACHES and not self.redis_url:
+            raise ConfigurationError(
+                f"{self._env_name('cache_backend')}={self.cache_backend.value} needs "
+                f"{self._env_name('redis_url')}; set it, or choose `auto` or `memory`."
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Self:
@@ -201,6 +291,23 @@ class AppSettings(BaseSettings):
     @property
     def logs_as_json(self) -> bool:
         return self.log_json if self.log_json is not None else not self.is_dev
+
+    @property
+    def cache_on(self) -> bool:
+        if self.cache_enabled is not None:
+            return self.cache_enabled
+        return self.environment is not Environment.TEST
+
+    @property
+    def cache_kind(self) -> CacheBackendKind:
+        """The backend ``cache_backend`` stands for, ``auto`` resolved."""
+        if self.cache_backend is not CacheBackendKind.AUTO:
+            return self.cache_backend
+        return CacheBackendKind.TWO_LEVEL if self.redis_url else CacheBackendKind.MEMORY
+
+    @property
+    def cache_redis_namespace(self) -> str:
+        return self.cache_namespace or f"{self.app_name.replace(':', '-')}-cache"
 
     @property
     def rate_limits_on(self) -> bool:
