@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tiered.app.lifespan import Resource, build_lifespan
 from tiered.app.state import AppState, app_state
+from tiered.cache import CacheMetrics
 from tiered.errors import document_problems, install_problem_handlers, problems_router
 from tiered.http.body_limit import BodyLimitMiddleware
 from tiered.http.docs import install_offline_docs
@@ -92,7 +93,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app (titled ``settings.app_name`` unless ``title`` says otherwise).
 
-    Every ``Listing`` a route depends on is validated here, so a misdeclared
+    The lifespan builds the application cache (``app_state(request).cache``,
+    counted on ``/metrics``) unless ``cache_enabled`` turns it off. Every
+    ``Listing`` a route depends on is validated here, so a misdeclared
     repository fails at startup, not at its first request; so is every
     policy a route's ``rate_limit(...)`` names. ``rate_limits`` adds named
     policies to ``default`` and ``auth`` (from the settings);
@@ -113,7 +116,7 @@ def create_app(
         title=title or settings.app_name,
         version=version,
         description=description,
-        lifespan=build_lifespan(settings, resources),
+        lifespan=build_lifespan(settings, resources, cache_metrics=CacheMetrics(metrics.registry)),
         docs_url=None,
         redoc_url=None,
     )

@@ -1,8 +1,8 @@
 """Start-up and shut-down, in a fixed order.
 
-logging → database → Redis (only if configured) → application resources →
-ready; stopped in reverse by an ``AsyncExitStack``, so a resource that failed
-to start never leaves the ones before it open.
+logging → database → Redis (only if configured) → cache → application
+resources → ready; stopped in reverse by an ``AsyncExitStack``, so a resource
+that failed to start never leaves the ones before it open.
 """
 
 from __future__ import annotations
@@ -12,13 +12,22 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from functools import partial
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from tiered.app.state import AppState
+from tiered.cache import (
+    Cache,
+    CacheBackend,
+    CacheMetrics,
+    MemoryCacheBackend,
+    RedisCacheBackend,
+    TwoLevelCacheBackend,
+)
 from tiered.db.engine import Database
 from tiered.observability.health import HealthProbe, check_health
 from tiered.observability.logging import configure_logging, get_logger
 from tiered.redis_connection import connect_redis, ping_redis
-from tiered.settings import AppSettings
+from tiered.settings import AppSettings, CacheBackendKind
 
 __all__ = ["Resource", "build_lifespan"]
 
@@ -36,8 +45,40 @@ async def _announce(probes: list[HealthProbe]) -> None:
             _log.warning("dependency_unavailable_at_startup", dependency=name)
 
 
+def _cache_backend(settings: AppSettings, redis: Redis | None) -> CacheBackend:
+    kind = settings.cache_kind
+    if redis is None or kind is CacheBackendKind.MEMORY:
+        return MemoryCacheBackend(max_keys=settings.cache_max_local_keys)
+    if kind is CacheBackendKind.REDIS:
+        return RedisCacheBackend(redis, namespace=settings.cache_redis_namespace)
+    return TwoLevelCacheBackend(
+        redis,
+        namespace=settings.cache_redis_namespace,
+        local_ttl=settings.cache_local_ttl,
+        max_local_keys=settings.cache_max_local_keys,
+    )
+
+
+async def _start_cache(
+    settings: AppSettings, redis: Redis | None, metrics: CacheMetrics | None
+) -> Cache:
+    """The cache, its change feed subscribed (waiting no longer than a Redis command may).
+
+    A Redis that is down at startup delays nothing further: the feed keeps
+    trying in the background, and the cache serves from the source meanwhile.
+    """
+    backend = _cache_backend(settings, redis)
+    cache = Cache(backend, ttl=settings.cache_ttl, metrics=metrics)
+    if isinstance(backend, RedisCacheBackend | TwoLevelCacheBackend):
+        await backend.start(wait=settings.redis_timeout)
+    return cache
+
+
 def build_lifespan(
-    settings: AppSettings, resources: Sequence[Resource] = ()
+    settings: AppSettings,
+    resources: Sequence[Resource] = (),
+    *,
+    cache_metrics: CacheMetrics | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +94,9 @@ def build_lifespan(
                 stack.push_async_callback(redis.aclose)
                 state.redis = redis
                 state.probes.append(HealthProbe("redis", partial(ping_redis, redis), timeout))
+            if settings.cache_on:
+                state.cache = await _start_cache(settings, state.redis, cache_metrics)
+                stack.push_async_callback(state.cache.aclose)
             await _announce(state.probes)
             app.state.tiered = state
             for resource in resources:

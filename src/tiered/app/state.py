@@ -8,6 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.requests import Request
 
+from tiered.cache import Cache
 from tiered.db.engine import Database
 from tiered.errors.hierarchy import ConfigurationError
 from tiered.observability.health import HealthProbe
@@ -21,6 +22,8 @@ class AppState:
     settings: AppSettings
     database: Database
     redis: Redis | None = None
+    cache: Cache | None = None
+    """The application cache (``None`` when ``cache_enabled`` turns it off)."""
     probes: list[HealthProbe] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 

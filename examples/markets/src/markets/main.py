@@ -14,7 +14,7 @@ from markets.api.authentication import (
     SecurityKit,
     document_authentication,
 )
-from markets.api.dependencies import ACCESS
+from markets.api.dependencies import ACCESS, token_subject
 from markets.api.routes import ROUTERS
 from markets.config import Settings
 from markets.services.auth import SessionLifetimes
@@ -96,7 +96,11 @@ def create_app(
     clock: Clock | None = None,
     password_hasher: PasswordHasher | None = None,
 ) -> FastAPI:
-    """The markets app; ``clock`` and ``password_hasher`` exist for tests to inject."""
+    """The markets app; ``clock`` and ``password_hasher`` exist for tests to inject.
+
+    A signed-in caller's requests count against their own rate-limit allowance, an
+    anonymous caller's against their address.
+    """
     settings = settings or Settings()
     kit = _security_kit(settings, clock or SystemClock())
     app = create_tiered_app(
@@ -106,6 +110,7 @@ def create_app(
         routers=ROUTERS,
         resources=[_password_hashing(settings, kit, password_hasher)],
         body_limits={"/api/v1/markets/import": settings.import_max_bytes},
+        rate_limit_principal=token_subject(kit.verifier),
     )
     document_authentication(app, required=ACCESS.authenticated)
     app.add_middleware(PrivateResponsesMiddleware)

@@ -1,7 +1,8 @@
 """Request-scoped providers: units of work, services, and who is calling.
 
 Providers are ``async def`` although they never await: FastAPI runs a sync
-dependency in its thread pool, a hop per request for nothing.
+dependency in its thread pool, a hop per request for nothing. Services get
+the application cache from the app state (``None`` when it is switched off).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import Request
+from starlette.types import Scope
 
 from markets.api.authentication import Caller, authenticate
 from markets.domain.users import Actor, Permission, Role
@@ -18,7 +20,13 @@ from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.markets import MarketService
 from markets.services.positions import PositionService
 from tiered.app import app_state
-from tiered.security import AccessControl, AnyPrincipal
+from tiered.security import (
+    API_KEY_TAG,
+    AccessControl,
+    AnyPrincipal,
+    InvalidTokenError,
+    TokenVerifier,
+)
 
 __all__ = [
     "ACCESS",
@@ -30,6 +38,7 @@ __all__ = [
     "acting_as",
     "acting_with",
     "principal_of",
+    "token_subject",
 ]
 
 
@@ -41,12 +50,12 @@ async def unit_of_work(request: Request) -> MarketsUnitOfWork:
 UnitOfWorkDep = Annotated[MarketsUnitOfWork, Depends(unit_of_work)]
 
 
-async def market_service(uow: UnitOfWorkDep) -> MarketService:
-    return MarketService(uow)
+async def market_service(request: Request, uow: UnitOfWorkDep) -> MarketService:
+    return MarketService(uow, cache=app_state(request).cache)
 
 
-async def position_service(uow: UnitOfWorkDep) -> PositionService:
-    return PositionService(uow)
+async def position_service(request: Request, uow: UnitOfWorkDep) -> PositionService:
+    return PositionService(uow, cache=app_state(request).cache)
 
 
 CallerDep = Annotated[Caller | None, Depends(authenticate)]
@@ -58,6 +67,40 @@ async def principal_of(caller: CallerDep) -> AnyPrincipal | None:
 
 
 ACCESS = AccessControl(principal_of)
+
+_API_KEY_START = f"{API_KEY_TAG}_"
+
+
+def token_subject(verifier: TokenVerifier) -> Callable[[Scope], str | None]:
+    """Whom the rate limiter counts a request against: ``user:<id>`` of a verified access
+    token, else ``None`` (the client's address).
+
+    It runs before routing, on every request, so it checks the token alone (signature,
+    issuer, audience, lifetime), without the user lookup authentication makes. A forged,
+    expired or ambiguous credential counts against the address: a client can neither
+    spend someone else's allowance nor escape its own by inventing ids. API keys count
+    against the address too, since verifying one takes a database lookup.
+    """
+
+    def subject(scope: Scope) -> str | None:
+        authorization: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return None
+                authorization = value
+        if authorization is None:
+            return None
+        scheme, _, token = authorization.decode("latin-1").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or token.startswith(_API_KEY_START):
+            return None
+        try:
+            return f"user:{verifier.verify(token).sub}"
+        except InvalidTokenError:
+            return None
+
+    return subject
 
 
 async def viewer(caller: CallerDep) -> Actor | None:

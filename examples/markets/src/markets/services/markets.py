@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -10,13 +13,30 @@ from markets.domain.markets import INITIAL_STATUSES, Market, MarketStatus, Outco
 from markets.domain.users import Actor
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import MarketDetail, MarketSummary
+from tiered.cache import Cache
 from tiered.clock import Clock, SystemClock
 from tiered.errors import AuthorizationError, FieldError, InvalidInputError, PreconditionFailedError
 from tiered.repository import Filter, OffsetPage, Op, Page, PageRequest, SortKey
 
-__all__ = ["MarketChanges", "MarketDraft", "MarketService"]
+__all__ = [
+    "MARKET_DETAILS_TAG",
+    "MarketChanges",
+    "MarketDetailCache",
+    "MarketDraft",
+    "MarketService",
+]
 
 _FIRST_PAGE = OffsetPage()
+
+MARKET_DETAILS_TAG = "market-details"
+"""Every cached market detail carries it: bumping it drops them all at once (a creator's
+display name, embedded in each of their markets, changed)."""
+
+_DETAIL_SHAPE = hashlib.sha256(
+    json.dumps(MarketDetail.model_json_schema(), sort_keys=True).encode()
+).hexdigest()[:12]
+"""Part of every key: a process that reads another shape of ``MarketDetail`` (a rolling
+deploy) never meets entries it cannot decode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +53,51 @@ class MarketChanges:
     name: str | None = None
     description: str | None = None
     status: MarketStatus | None = None
+
+
+class MarketDetailCache:
+    """A market's detail, as ``GET /markets/{id}`` reads it, through the application cache.
+
+    The entry is the market as stored, drafts included: who may see it is
+    decided after reading, on every request, so a draft served from the cache
+    is exactly as private as one read from the database. A write drops the
+    entry once it commits, in every process; a rolled-back one drops nothing.
+    Without a cache (``None``), reads go straight to the database.
+    """
+
+    def __init__(self, cache: Cache | None) -> None:
+        self.cache = cache
+
+    @staticmethod
+    def key(market_id: UUID) -> str:
+        return f"market-detail:{_DETAIL_SHAPE}:{market_id}"
+
+    async def read(
+        self, market_id: UUID, load: Callable[[], Awaitable[MarketDetail]]
+    ) -> MarketDetail:
+        """The cached detail, or ``load()``'s (a miss raising ``MarketNotFoundError`` caches
+        nothing)."""
+        if self.cache is None:
+            return await load()
+        return await self.cache.get_or_set(
+            self.key(market_id), load, codec=MarketDetail, tags=(MARKET_DETAILS_TAG,)
+        )
+
+    def invalidate_after_commit(self, uow: MarketsUnitOfWorkPort, market_id: UUID) -> None:
+        cache = self.cache
+        if cache is None:
+            return
+        key = self.key(market_id)
+
+        async def drop_market_detail() -> None:
+            await cache.delete(key, tags=(MARKET_DETAILS_TAG,))
+
+        uow.after_commit(drop_market_detail)
+
+    def invalidate_all_after_commit(self, uow: MarketsUnitOfWorkPort) -> None:
+        """Drop every market's detail once ``uow`` commits: one tag bump, no scan."""
+        if self.cache is not None:
+            uow.after_commit(self.cache.invalidation(tags=[MARKET_DETAILS_TAG]))
 
 
 def _visible_filters(viewer: Actor | None, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
@@ -56,9 +121,16 @@ class MarketService:
     writes, so the answer never depends on what they could have found out.
     """
 
-    def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        uow: MarketsUnitOfWorkPort,
+        clock: Clock | None = None,
+        *,
+        cache: Cache | None = None,
+    ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
+        self.details = MarketDetailCache(cache)
 
     async def list(
         self,
@@ -79,8 +151,11 @@ class MarketService:
             )
 
     async def get(self, viewer: Actor | None, market_id: UUID) -> MarketDetail:
-        async with self.uow.read_only() as uow:
-            return await self._detail(uow, viewer, market_id)
+        """Through the cache: a hit opens no transaction and runs no statement."""
+        detail = await self.details.read(market_id, lambda: self._stored_detail(market_id))
+        if not _visible(detail, viewer):
+            raise MarketNotFoundError(market_id)
+        return detail
 
     async def editable(self, actor: Actor, market_id: UUID) -> MarketDetail:
         """The market as ``actor`` would edit it: its owner or a moderator, else a 404.
@@ -143,12 +218,14 @@ class MarketService:
                 status=changes.status,
             ):
                 await uow.markets.update(market)
+                self.details.invalidate_after_commit(uow, market_id)
             return await self._detail(uow, actor, market_id)
 
     async def delete(self, actor: Actor, market_id: UUID) -> None:
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, None)
             await uow.markets.delete(market)
+            self.details.invalidate_after_commit(uow, market_id)
 
     async def resolve(self, actor: Actor, market_id: UUID, outcome: Outcome) -> MarketDetail:
         """Moderators settle a market: from active or closed to resolved, once."""
@@ -160,6 +237,7 @@ class MarketService:
                 )
             market.resolve(outcome, self.clock.now())
             await uow.markets.update(market)
+            self.details.invalidate_after_commit(uow, market_id)
             return await self._detail(uow, actor, market_id)
 
     async def _editable(
@@ -178,6 +256,13 @@ class MarketService:
                 details={"current_version": market.version},
             )
         return market
+
+    async def _stored_detail(self, market_id: UUID) -> MarketDetail:
+        async with self.uow.read_only() as uow:
+            detail = await uow.markets.find_one([Filter.eq("id", market_id)], into=MarketDetail)
+        if detail is None:
+            raise MarketNotFoundError(market_id)
+        return detail
 
     async def _detail(
         self, uow: MarketsUnitOfWorkPort, viewer: Actor | None, market_id: UUID

@@ -10,7 +10,9 @@ from markets.domain.positions import Position, Side
 from markets.domain.users import Actor
 from markets.repositories.tables import MONEY
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
+from markets.services.markets import MarketDetailCache
 from markets.services.read_models import PositionDetail, PositionView
+from tiered.cache import Cache
 from tiered.clock import Clock, SystemClock
 from tiered.errors import FieldError, InvalidInputError
 from tiered.repository import Filter, OffsetPage, Page, PageRequest, SortKey
@@ -24,16 +26,24 @@ _NEWEST_FIRST = (SortKey("created_at", descending=True),)
 class PositionService:
     """Positions are read through their market: whoever cannot see it cannot see them."""
 
-    def __init__(self, uow: MarketsUnitOfWorkPort, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        uow: MarketsUnitOfWorkPort,
+        clock: Clock | None = None,
+        *,
+        cache: Cache | None = None,
+    ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
+        self.market_details = MarketDetailCache(cache)
 
     async def buy(self, actor: Actor, market_id: UUID, side: Side, amount: Decimal) -> Position:
         """One transaction: insert the position, then ``volume = volume + amount``.
 
         The volume update is conditional on the market being active, in the same
         statement, so a market closed concurrently can never take a position, and
-        concurrent buys never lose an increment.
+        concurrent buys never lose an increment. The market's cached detail (its
+        volume) is dropped once the purchase commits.
         """
         amount = MONEY.check(amount)
         if amount <= 0:
@@ -50,6 +60,7 @@ class PositionService:
             if not await uow.markets.add_volume(market_id, amount):
                 raise MarketNotActiveError(market_id)
             await uow.positions.create(position)
+            self.market_details.invalidate_after_commit(uow, market_id)
             return position
 
     async def of_market(

@@ -25,6 +25,7 @@ from markets.services.accounts import UserView
 from markets.services.auth import AuthService, IssuedTokens
 from tiered.envelope import ApiResponse, json_response
 from tiered.errors import InvalidInputError, problem_responses
+from tiered.ratelimit import RateLimitDependency
 from tiered.security import MAX_PASSWORD_BYTES, InvalidRefreshTokenError, PasswordHasherBusyError
 
 __all__ = ["PASSWORD_TOO_LONG", "auth_rate_limit", "router"]
@@ -43,12 +44,10 @@ _BUSY = PasswordHasherBusyError(
 )
 
 
-async def auth_rate_limit() -> None:
-    """The policy point for the stricter limit on sign-up, sign-in and refresh.
-
-    A no-op until the rate limiter is wired in: it replaces this dependency,
-    so every route that guesses at credentials is limited in one place.
-    """
+auth_rate_limit = RateLimitDependency(["auth"])
+"""The stricter ``auth`` policy (``rate_limit_auth``), on top of the default one: sign-up,
+sign-in, refresh, and ``PATCH /me`` (an email or password change checks the current
+password). Every route that lets a client guess at credentials spends the one allowance."""
 
 
 async def auth_service(request: Request, uow: UnitOfWorkDep) -> AuthService:
