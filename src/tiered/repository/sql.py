@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, selectinload
-from sqlalchemy.sql import FromClause
 
 from tiered.db.text import folded_contains, ordered
 from tiered.errors import ConfigurationError
+from tiered.repository.find_plan import FindPlan, find_plan, find_values
 from tiered.repository.query import (
     CursorPage,
     Filter,
@@ -32,7 +30,6 @@ from tiered.repository.query import (
     Page,
     SortKey,
 )
-from tiered.repository.read_model import ReadModel, read_model_fields
 
 __all__ = ["SqlBackend"]
 
@@ -60,51 +57,6 @@ _OPERATORS: dict[Op, _Condition] = {
 }
 _PARAMETER_LIMITS = {"postgresql": 32_767, "sqlite": 32_766}
 """Bound parameters one statement may carry (asyncpg's and SQLite's caps)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _ReadPlan:
-    columns: tuple[ColumnElement[Any], ...]
-    source: FromClause
-    build: Callable[[Sequence[Any]], Any]
-
-
-@cache
-def _read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> _ReadPlan:
-    columns: list[ColumnElement[Any]] = []
-    source: FromClause = mapper.local_table
-    scalars: list[tuple[str, int]] = []
-    nested: list[tuple[str, type[ReadModel], list[tuple[str, int]]]] = []
-    for field in read_model_fields(model):
-        if field.nested is None:
-            scalars.append((field.name, len(columns)))
-            columns.append(mapper.columns[field.name])
-            continue
-        relationship = mapper.relationships[field.name]
-        target = relationship.mapper.local_table.alias(field.name)
-        condition = and_(
-            *(
-                local == target.c[str(remote.key)]
-                for local, remote in relationship.local_remote_pairs
-            )
-        )
-        source = source.outerjoin(target, condition)
-        target_columns = relationship.mapper.columns
-        indexes = []
-        for sub in read_model_fields(field.nested):
-            indexes.append((sub.name, len(columns)))
-            columns.append(target.c[str(target_columns[sub.name].key)])
-        nested.append((field.name, field.nested, indexes))
-
-    def build(row: Sequence[Any]) -> Any:
-        values = {name: row[index] for name, index in scalars}
-        for name, sub_model, indexes in nested:
-            sub_values = {sub: row[index] for sub, index in indexes}
-            present = any(value is not None for value in sub_values.values())
-            values[name] = sub_model.trusted(sub_values) if present else None
-        return model.trusted(values)
-
-    return _ReadPlan(tuple(columns), source, build)
 
 
 _UPSERT_INSERTS: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
@@ -141,7 +93,7 @@ class SqlBackend:
         if not load:
             return await self.session.get(self.model_class, entity_id)
         statement = select(self.model_class).where(self._id == entity_id)
-        statement = statement.options(*self._eager(load))
+        statement = statement.options(*self.eager(load))
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def get_all(self) -> list[Any]:
@@ -180,71 +132,41 @@ class SqlBackend:
         return int((await self.session.execute(statement)).scalar_one())
 
     async def find(self, query: FindQuery) -> Page[Any]:
-        """One statement per page (plus one per eager-loaded relation)."""
-        filters, search, order, page = query.filters, query.search, query.order, query.page
-        load, into = query.load, query.into
-        order_columns = [self.column(key.field) for key in order]
-        if into is None:
-            statement: Select[Any] = select(self.model_class).options(*self._eager(load))
-            build: Callable[[Sequence[Any]], Any] = operator.itemgetter(0)
-            key_offset = 1
-        else:
-            plan = _read_plan(self.mapper, into)
-            statement = select(*plan.columns).select_from(plan.source)
-            build = plan.build
-            key_offset = len(plan.columns)
-        statement = statement.add_columns(*order_columns).where(*self._conditions(filters, search))
-        statement = statement.order_by(
-            *(
-                ordered(column).desc() if key.descending else ordered(column).asc()
-                for key, column in zip(order, order_columns, strict=True)
-            )
-        )
-        keys = slice(key_offset, key_offset + len(order))
-        if isinstance(page, CursorPage):
-            return await self._cursor_page(statement, query, page, build, keys)
-        return await self._offset_page(statement, query, page, build, keys)
+        """One statement per page (plus one per eager-loaded relation), built once per shape."""
+        plan = find_plan(self, query)
+        values = find_values(query)
+        if isinstance(query.page, CursorPage):
+            return await self._cursor_page(plan, values, query, query.page)
+        return await self._offset_page(plan, values, query, query.page)
 
     async def _offset_page(
-        self,
-        statement: Select[Any],
-        query: FindQuery,
-        page: OffsetPage,
-        build: Callable[[Sequence[Any]], Any],
-        keys: slice,
+        self, plan: FindPlan, values: dict[str, Any], query: FindQuery, page: OffsetPage
     ) -> Page[Any]:
         """The rows, then the total from a separate ``COUNT(*)`` (cheaper than a window)."""
-        rows = (await self.session.execute(statement.offset(page.offset).limit(page.limit))).all()
+        rows = (await self.session.execute(plan.rows, values)).all()
         if page.offset == 0 and len(rows) < page.limit:
             total = len(rows)
         else:
-            total = await self.count_where(query.filters, query.search)
+            total = int((await self.session.execute(plan.count, values)).scalar_one())
         more = page.offset + len(rows) < total
         return Page(
-            [build(row) for row in rows],
+            [plan.build(row) for row in rows],
             page.limit,
             total=total,
             offset=page.offset,
-            next_after=tuple(rows[-1][keys]) if more and rows else None,
+            next_after=tuple(rows[-1][plan.keys]) if more and rows else None,
             order=query.order,
         )
 
     async def _cursor_page(
-        self,
-        statement: Select[Any],
-        query: FindQuery,
-        page: CursorPage,
-        build: Callable[[Sequence[Any]], Any],
-        keys: slice,
+        self, plan: FindPlan, values: dict[str, Any], query: FindQuery, page: CursorPage
     ) -> Page[Any]:
-        if page.after is not None:
-            statement = statement.where(self._after(query.order, page.after))
-        rows = (await self.session.execute(statement.limit(page.limit + 1))).all()
+        rows = (await self.session.execute(plan.rows, values)).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        next_after = tuple(rows[-1][keys]) if more else None
+        next_after = tuple(rows[-1][plan.keys]) if more else None
         return Page(
-            [build(row) for row in rows], page.limit, next_after=next_after, order=query.order
+            [plan.build(row) for row in rows], page.limit, next_after=next_after, order=query.order
         )
 
     # -- writes (flush, never commit) ---------------------------------------------------
@@ -328,7 +250,11 @@ class SqlBackend:
 
     # -- building blocks ----------------------------------------------------------------
 
-    def _eager(self, load: Sequence[str]) -> list[Any]:
+    @property
+    def search_fields(self) -> tuple[str, ...]:
+        return tuple(self.owner.search_fields)
+
+    def eager(self, load: Sequence[str]) -> list[Any]:
         return [selectinload(getattr(self.model_class, name)) for name in load]
 
     def _conditions(

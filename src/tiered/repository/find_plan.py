@@ -1,0 +1,273 @@
+"""The statements of a ``find``, built once per query shape and reused with new values.
+
+Building a SELECT and computing its cache key costs SQLAlchemy more CPU than
+SQLite spends running it: about 140 µs of a 370 µs page of 50 rows, measured
+here, and a list request runs two statements (the page and its count). So a
+``find`` is reduced to its *shape*, the part that decides the SQL text: the
+entity or read model, the relations loaded, which fields are filtered with
+which operators (and whether a value is NULL, which changes the SQL), whether
+there is a search, the ordering, the kind of page and whether it continues
+after a cursor. The statements of a shape are built once and kept; the values
+travel as bound parameters, so the statement cache SQLAlchemy keeps for
+compiled SQL is hit without rebuilding anything.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapper
+from sqlalchemy.sql import FromClause
+
+from tiered.db.text import contains_pattern, folded, ordered
+from tiered.repository.query import CursorPage, Filter, FindQuery, Op
+from tiered.repository.read_model import ReadModel, read_model_fields
+
+__all__ = ["FindPlan", "FindSource", "find_plan", "find_values"]
+
+MAX_SHAPES = 512
+"""Shapes kept per process: filters and sorts come from allow-lists, so few exist."""
+
+
+class FindSource(Protocol):
+    """What a plan needs to know of the repository it reads for."""
+
+    mapper: Mapper[Any]
+    model_class: type[Any]
+
+    @property
+    def search_fields(self) -> tuple[str, ...]: ...
+
+    def column(self, name: str) -> ColumnElement[Any]: ...
+
+    def eager(self, load: Sequence[str]) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FindPlan:
+    rows: Select[Any]
+    """The page's rows, the ordering keys appended after the selected columns."""
+    count: Select[Any]
+    """``COUNT(*)`` over the same conditions (offset pages report a total)."""
+    build: Callable[[Sequence[Any]], Any]
+    keys: slice
+    """Where the ordering keys sit in a row (for the next cursor)."""
+
+
+_PLANS: OrderedDict[tuple[Any, ...], FindPlan] = OrderedDict()
+
+
+def find_plan(source: FindSource, query: FindQuery) -> FindPlan:
+    """The statements of ``query``'s shape, built on first use."""
+    shape = (source.mapper, type(source), _shape(query))
+    plan = _PLANS.get(shape)
+    if plan is not None:
+        _PLANS.move_to_end(shape)
+    else:
+        plan = _build(source, query)
+        _PLANS[shape] = plan
+        while len(_PLANS) > MAX_SHAPES:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def find_values(query: FindQuery) -> dict[str, Any]:
+    """The bound values of ``query``, named as :func:`find_plan`'s statements expect."""
+    values: dict[str, Any] = {}
+    for index, item in enumerate(query.filters):
+        name = f"f{index}"
+        if item.op is Op.EQ:
+            if item.value is not None:
+                values[name] = item.value
+        elif item.op is Op.IN:
+            values[name] = [value for value in item.value if value is not None]
+        elif item.op is Op.CONTAINS:
+            values[name] = contains_pattern(str(item.value))
+        else:
+            values[name] = item.value
+    if query.search:
+        values["search"] = contains_pattern(query.search)
+    page = query.page
+    if isinstance(page, CursorPage):
+        values["limit"] = page.limit + 1
+        if page.after is not None:
+            for index, value in enumerate(page.after):
+                values[f"a{index}"] = value
+    else:
+        values["limit"] = page.limit
+        values["offset"] = page.offset
+    return values
+
+
+def _shape(query: FindQuery) -> tuple[Any, ...]:
+    page = query.page
+    after = isinstance(page, CursorPage) and page.after is not None
+    return (
+        query.into,
+        query.load,
+        tuple(_filter_shape(item) for item in query.filters),
+        bool(query.search),
+        query.order,
+        type(page),
+        after,
+    )
+
+
+def _filter_shape(item: Filter) -> tuple[Any, ...]:
+    if item.op is Op.EQ:
+        return (item.field, item.op, item.value is None)
+    if item.op is Op.IN:
+        return (item.field, item.op, any(value is None for value in item.value))
+    return (item.field, item.op)
+
+
+def _build(source: FindSource, query: FindQuery) -> FindPlan:
+    order_columns = [source.column(key.field) for key in query.order]
+    if query.into is None:
+        statement: Select[Any] = select(source.model_class).options(*source.eager(query.load))
+        build: Callable[[Sequence[Any]], Any] = operator.itemgetter(0)
+        key_offset = 1
+    else:
+        plan = read_plan(source.mapper, query.into)
+        statement = select(*plan.columns).select_from(plan.source)
+        build = plan.build
+        key_offset = len(plan.columns)
+    conditions = _conditions(source, query)
+    count = select(func.count()).select_from(source.mapper.local_table).where(*conditions)
+    statement = statement.add_columns(*order_columns).where(*conditions)
+    statement = statement.order_by(
+        *(
+            ordered(column).desc() if key.descending else ordered(column).asc()
+            for key, column in zip(query.order, order_columns, strict=True)
+        )
+    )
+    limit = bindparam("limit", type_=Integer())
+    if isinstance(query.page, CursorPage):
+        if query.page.after is not None:
+            statement = statement.where(_after(source, query, order_columns))
+        statement = statement.limit(limit)
+    else:
+        statement = statement.offset(bindparam("offset", type_=Integer())).limit(limit)
+    keys = slice(key_offset, key_offset + len(query.order))
+    return FindPlan(statement, count, build, keys)
+
+
+def _conditions(source: FindSource, query: FindQuery) -> list[ColumnElement[bool]]:
+    conditions = [
+        _condition(source.column(item.field), item, f"f{index}")
+        for index, item in enumerate(query.filters)
+    ]
+    if query.search:
+        pattern = bindparam("search", type_=String())
+        conditions.append(
+            or_(
+                *(
+                    folded(source.column(name)).like(pattern, escape="\\")
+                    for name in source.search_fields
+                )
+            )
+        )
+    return conditions
+
+
+def _condition(column: ColumnElement[Any], item: Filter, name: str) -> ColumnElement[bool]:
+    """The SQL of one filter, its value a parameter (the SQL of the in-memory semantics)."""
+    if item.op is Op.EQ and item.value is None:
+        return column.is_(None)
+    if item.op is Op.IN:
+        members = column.in_(bindparam(name, expanding=True, type_=column.type))
+        listed_none = any(value is None for value in item.value)
+        return or_(members, column.is_(None)) if listed_none else members
+    if item.op is Op.CONTAINS:
+        return folded(column).like(bindparam(name, type_=String()), escape="\\")
+    value: BindParameter[Any] = bindparam(name, type_=column.type)
+    return _COMPARISONS[item.op](column, value)
+
+
+_COMPARISONS: dict[Op, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
+    Op.EQ: operator.eq,
+    Op.NE: lambda column, value: column.is_distinct_from(value),
+    Op.LT: operator.lt,
+    Op.LTE: operator.le,
+    Op.GT: operator.gt,
+    Op.GTE: operator.ge,
+}
+
+
+def _after(
+    source: FindSource, query: FindQuery, order_columns: list[ColumnElement[Any]]
+) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's position in the ordering (keyset predicate)."""
+    positions = [
+        bindparam(f"a{index}", type_=column.type) for index, column in enumerate(order_columns)
+    ]
+    branches = []
+    for index, key in enumerate(query.order):
+        equal = [order_columns[previous] == positions[previous] for previous in range(index)]
+        column = ordered(order_columns[index])
+        beyond = column < positions[index] if key.descending else column > positions[index]
+        branches.append(and_(*equal, beyond))
+    return or_(*branches)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    columns: tuple[ColumnElement[Any], ...]
+    source: FromClause
+    build: Callable[[Sequence[Any]], Any]
+
+
+@cache
+def read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> ReadPlan:
+    """The columns (joins included) a read model selects, and how a row becomes one."""
+    columns: list[ColumnElement[Any]] = []
+    source: FromClause = mapper.local_table
+    scalars: list[tuple[str, int]] = []
+    nested: list[tuple[str, type[ReadModel], list[tuple[str, int]]]] = []
+    for field in read_model_fields(model):
+        if field.nested is None:
+            scalars.append((field.name, len(columns)))
+            columns.append(mapper.columns[field.name])
+            continue
+        relationship = mapper.relationships[field.name]
+        target = relationship.mapper.local_table.alias(field.name)
+        condition = and_(
+            *(
+                local == target.c[str(remote.key)]
+                for local, remote in relationship.local_remote_pairs
+            )
+        )
+        source = source.outerjoin(target, condition)
+        target_columns = relationship.mapper.columns
+        indexes = []
+        for sub in read_model_fields(field.nested):
+            indexes.append((sub.name, len(columns)))
+            columns.append(target.c[str(target_columns[sub.name].key)])
+        nested.append((field.name, field.nested, indexes))
+
+    def build(row: Sequence[Any]) -> Any:
+        values = {name: row[index] for name, index in scalars}
+        for name, sub_model, indexes in nested:
+            sub_values = {sub: row[index] for sub, index in indexes}
+            present = any(value is not None for value in sub_values.values())
+            values[name] = sub_model.trusted(sub_values) if present else None
+        return model.trusted(values)
+
+    return ReadPlan(tuple(columns), source, build)
