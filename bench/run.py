@@ -1,8 +1,10 @@
 """``make bench``: markets against its peers, CPU per request and HTTP, into RESULTS.md.
 
 Runs on SQLite first, then on a fresh PostgreSQL database (skipped, with a
-note, when none answers). Pins itself to core 1, the workers and servers it
-measures to core 0.
+note, when none answers). The variant whose rate limits are on Redis needs
+the bench's Redis database (``BENCH_REDIS_URL``, else the test suites' server
+with database 14); it is left out, with a note, when nothing answers there.
+Pins itself to core 1, the workers and servers it measures to core 0.
 """
 
 from __future__ import annotations
@@ -30,17 +32,20 @@ from harness.dataset import (
 from harness.http_load import HttpPlan, load_available, measure_http
 from harness.machine import describe_machine
 from harness.profile import profile_markets
+from harness.redis_traffic import delete_keys, redis_reachable, redis_version
 from harness.report import BenchRun, render
 from harness.text import DASH
-from harness.variants import BENCH, OUT, ROUTES, VARIANTS
+from harness.variants import BENCH, OUT, RATE_LIMIT_KEYS, ROUTES, VARIANTS, Variant, redis_url
 
 FULL = CpuPlan(
     reps=9,
-    batch={"list": 90, "get": 220, "live": 1500},
-    warmup={"list": 100, "get": 200, "live": 1000},
+    batch={"list": 90, "get": 220, "live": 1500, "meta": 1000},
+    warmup={"list": 100, "get": 200, "live": 1000, "meta": 500},
 )
 QUICK = CpuPlan(
-    reps=2, batch={"list": 20, "get": 40, "live": 200}, warmup={"list": 10, "get": 20, "live": 100}
+    reps=2,
+    batch={"list": 20, "get": 40, "live": 200, "meta": 200},
+    warmup={"list": 10, "get": 20, "live": 100, "meta": 100},
 )
 
 
@@ -62,20 +67,28 @@ def _parse() -> argparse.Namespace:
 
 
 def _measure(
-    run: BenchRun, dataset: Dataset, routes: list[str], *, http: HttpPlan | None, logs: Path
+    run: BenchRun,
+    dataset: Dataset,
+    variants: list[Variant],
+    routes: list[str],
+    *,
+    http: HttpPlan | None,
+    logs: Path,
 ) -> CpuResult:
     chosen = [route for route in ROUTES if route.key in routes]
-    members = [v for v in VARIANTS if v.routes & set(routes)]
+    members = [v for v in variants if v.routes & set(routes)]
     _log(f"{dataset.name}: CPU per request ({', '.join(v.key for v in members)})")
     cpu = measure_cpu(dataset, members, chosen, run.cpu_plan, logs, progress=_log)
     run.cpu.append(cpu)
     if http is not None:
         _log(f"{dataset.name}: HTTP")
+        served = [v for v in members if v.over_http]
+        compared = [r for r in chosen if sum(r.key in v.routes for v in served) > 1]
         run.http.append(
             measure_http(
                 dataset,
-                members,
-                chosen,
+                served,
+                compared,
                 http,
                 market_id=cpu.market_id,
                 log_dir=logs,
@@ -83,6 +96,21 @@ def _measure(
             )
         )
     return cpu
+
+
+def _available_variants(run: BenchRun) -> list[Variant]:
+    """Every variant, less the Redis one when no Redis answers; its stale keys deleted."""
+    redis = redis_url()
+    if not redis_reachable(redis):
+        run.notes.append(f"Redis did not answer at {redis}: the Redis limiter was not measured.")
+        return [v for v in VARIANTS if not v.redis]
+    delete_keys(redis, RATE_LIMIT_KEYS)
+    run.redis = f"`{redis}`, Redis {redis_version(redis)}"
+    run.notes.append(
+        "Redis's own CPU is not in the in-process numbers; the client's side of each round"
+        " trip (the socket calls, and the loopback's kernel work they trigger) is."
+    )
+    return list(VARIANTS)
 
 
 def _raw(run: BenchRun) -> dict[str, object]:
@@ -94,6 +122,7 @@ def _raw(run: BenchRun) -> dict[str, object]:
                 "market_id": result.market_id,
                 "samples_us": {f"{r}/{v}": values for (r, v), values in result.samples.items()},
                 "statements": result.statements,
+                "redis": {key: dataclasses.asdict(one) for key, one in result.redis.items()},
             }
             for result in run.cpu
         ],
@@ -128,11 +157,13 @@ def main() -> None:
     if http_plan is None and not args.no_http:
         run.notes.append("wrk or taskset is missing: the HTTP measures were skipped.")
     OUT.mkdir(parents=True, exist_ok=True)
+    variants = _available_variants(run)
 
     _log("SQLite: seeding")
     sqlite = sqlite_dataset(OUT / "bench.db")
     seed([sqlite], BENCH_SIZE)
-    cpu = _measure(run, sqlite, ["list", "get", "live"], http=http_plan, logs=OUT / "sqlite")
+    routes = ["list", "get", "live", "meta"]
+    cpu = _measure(run, sqlite, variants, routes, http=http_plan, logs=OUT / "sqlite")
     if not args.no_profile:
         for route, requests in ((ROUTES[0], 600), (ROUTES[2], 6000)):
             _log(f"SQLite: profiling markets, {route.label}")
@@ -156,11 +187,17 @@ def main() -> None:
         _log("PostgreSQL: creating and seeding a database")
         with postgres_dataset(base_url) as postgres:
             seed([postgres], BENCH_SIZE)
-            _measure(run, postgres, ["list", "get"], http=http_plan, logs=OUT / "postgres")
+            logs = OUT / "postgres"
+            _measure(run, postgres, variants, ["list", "get"], http=http_plan, logs=logs)
         run.notes.append(
-            "On PostgreSQL the trivial route is not measured again (it reads no database), and"
-            " the database server's own CPU is not in the in-process numbers; over HTTP it"
+            "On PostgreSQL the trivial routes are not measured again (they read no database),"
+            " and the database server's own CPU is not in the in-process numbers; over HTTP it"
             " shares the machine's two cores with the server and wrk."
+        )
+    if http_plan is not None:
+        run.notes.append(
+            "Over HTTP only markets as deployed and its peers are measured; the variations of"
+            " markets are compared in process, where the ratios are steadier."
         )
 
     run.notes.append(

@@ -48,6 +48,7 @@ _REPORTED_PACKAGES = (
     "uvicorn",
     "uvloop",
     "structlog",
+    "redis",
     "litestar",
     "advanced-alchemy",
     "msgspec",

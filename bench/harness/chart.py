@@ -1,4 +1,5 @@
-"""The PNG beside RESULTS.md: markets' CPU per request relative to each peer."""
+"""The PNG beside RESULTS.md: markets' CPU per request relative to each peer, and to itself
+with a feature switched off."""
 
 from __future__ import annotations
 
@@ -19,27 +20,37 @@ from harness.variants import variant
 
 __all__ = ["draw_chart"]
 
-_ROUTE_NAMES = {"list": "list", "get": "get by id", "live": "trivial route"}
+_ROUTE_NAMES = {
+    "list": "list",
+    "get": "get by id",
+    "live": "trivial route",
+    "meta": "trivial limited route",
+}
 _PAIRS = (
-    ("list", "handwritten"),
-    ("list", "litestar"),
-    ("list", "floor"),
-    ("get", "handwritten"),
-    ("get", "litestar"),
-    ("live", "fastapi"),
+    ("list", "markets", "handwritten"),
+    ("list", "markets", "litestar"),
+    ("list", "markets", "floor"),
+    ("get", "markets", "handwritten"),
+    ("get", "markets", "litestar"),
+    ("get", "markets-nocache", "handwritten"),
+    ("get", "markets", "markets-nocache"),
+    ("live", "markets", "fastapi"),
+    ("meta", "markets", "markets-nolimit"),
+    ("meta", "markets-redis", "markets-nolimit"),
 )
+"""(route, subject, baseline): one row of bars each."""
 _COLOURS = ("#4C72B0", "#DD8452", "#55A868")
 
 
 def draw_chart(results: list[CpuResult], path: Path) -> None:
-    pairs = [p for p in _PAIRS if any(cpu_ratio(r, p[0], "markets", p[1]) for r in results)]
-    targets = {(t.route, t.baseline): t for t in TARGETS}
-    figure, axis = plt.subplots(figsize=(9, len(pairs) * 0.6 + 1.8), dpi=110)
+    pairs = [p for p in _PAIRS if any(cpu_ratio(r, *p) for r in results)]
+    targets = {(t.route, t.subject, t.baseline): t for t in TARGETS}
+    figure, axis = plt.subplots(figsize=(11, len(pairs) * 0.6 + 1.8), dpi=110)
     bar = 0.8 / max(len(results), 1)
-    for row, (route, baseline) in enumerate(pairs):
-        target = targets.get((route, baseline))
+    for row, (route, subject, baseline) in enumerate(pairs):
+        target = targets.get((route, subject, baseline))
         for index, result in enumerate(results):
-            ratio = cpu_ratio(result, route, "markets", baseline)
+            ratio = cpu_ratio(result, route, subject, baseline)
             if ratio is None:
                 continue
             y = row + (index - (len(results) - 1) / 2) * bar
@@ -60,7 +71,7 @@ def draw_chart(results: list[CpuResult], path: Path) -> None:
             limit = target.max_cpu_ratio
             axis.plot([limit, limit], [row - 0.45, row + 0.45], color="crimson", lw=2.5)
     axis.axvline(1.0, color="grey", lw=0.8, ls="--")
-    labels = [f"{_ROUTE_NAMES[r]} vs {variant(b).label}" for r, b in pairs]
+    labels = [f"{_ROUTE_NAMES[r]}: {variant(s).label} vs {variant(b).label}" for r, s, b in pairs]
     axis.set_yticks(range(len(pairs)), labels, fontsize=8)
     axis.invert_yaxis()
     axis.set_xscale("log")
@@ -69,9 +80,10 @@ def draw_chart(results: list[CpuResult], path: Path) -> None:
     shown = [tick for tick in ticks if low <= tick <= high] or [1]
     axis.set_xticks(shown, [f"{tick:g}" for tick in shown])
     axis.xaxis.set_minor_formatter(NullFormatter())
-    axis.set_xlabel("markets CPU per request ÷ the peer's (lower is better)")
+    axis.set_xlabel("CPU per request ÷ the baseline's (lower is better)")
     axis.set_title(
-        f"markets vs peers: CPU per request, in process (median, min{DASH}max)", fontsize=10
+        f"markets vs peers and vs itself: CPU per request, in process (median, min{DASH}max)",
+        fontsize=10,
     )
     handles: list[Patch | Line2D] = [
         Patch(color=_COLOURS[i % len(_COLOURS)], label=r.dataset) for i, r in enumerate(results)

@@ -93,17 +93,19 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
-    def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+    def get(self, path: str, timeout: float = 5) -> tuple[int, list[list[str]], bytes]:
         try:
             with urllib.request.urlopen(self.url(path), timeout=timeout) as response:
-                return response.status, response.read()
+                headers = [[name.lower(), value] for name, value in response.headers.items()]
+                return response.status, headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            headers = [[name.lower(), value] for name, value in error.headers.items()]
+            return error.code, headers, error.read()
 
     def fetch(self, path: str, query: str) -> dict[str, Any]:
         """The same answer as a worker's ``fetch``, over HTTP."""
-        status, body = self.get(f"{path}?{query}" if query else path)
-        return {"status": status, "body": body.decode("utf-8", "replace")}
+        status, headers, body = self.get(f"{path}?{query}" if query else path)
+        return {"status": status, "headers": headers, "body": body.decode("utf-8", "replace")}
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
 
-from harness.cpu import CpuPlan, CpuResult
+from harness.cpu import TRAFFIC_WINDOWS, CpuPlan, CpuResult
 from harness.http_load import HttpPlan, HttpResult
 from harness.machine import Machine
 from harness.profile import Profile
 from harness.stats import Spread, paired_ratio, spread
-from harness.targets import BASELINES, TARGETS, cpu_ratio
+from harness.targets import BASELINES, ROUND_TRIPS, TARGETS, cpu_ratio
 from harness.text import DASH, TIMES
-from harness.variants import ROUTES, VARIANTS, variant
+from harness.variants import BENCH_QUOTA, ROUTES, VARIANTS, variant
 
 __all__ = ["BenchRun", "render"]
 
@@ -31,6 +31,8 @@ class BenchRun:
     profiles: list[Profile] = field(default_factory=list)
     chart: str | None = None
     notes: list[str] = field(default_factory=list)
+    redis: str | None = None
+    """The Redis the limiter variant used (URL and server version), when it was measured."""
 
 
 _ROUTE_LABELS = {route.key: route.label for route in ROUTES}
@@ -54,7 +56,8 @@ def _header(run: BenchRun) -> list[str]:
         "",
         "Rewritten by `make bench`; do not edit by hand. markets (the reference service, on",
         "tiered) against a hand-written FastAPI + SQLAlchemy ORM app, Litestar + advanced-alchemy,",
-        "bare FastAPI and the bare-driver floor, all reading the same rows.",
+        "bare FastAPI and the bare-driver floor, all reading the same rows, and against itself",
+        "with its cache off, its rate limiting off, or its rate limits on Redis.",
         "",
         f"- **Command:** `{run.command}` ({run.elapsed_seconds / 60:.1f} min,"
         f" started {run.started:%Y-%m-%d %H:%M} UTC)",
@@ -63,6 +66,8 @@ def _header(run: BenchRun) -> list[str]:
         f" {' / '.join(f'{x:.2f}' for x in machine.load_average)}",
         f"- **Code:** commit {machine.commit}; Python {machine.python}",
     ]
+    if run.redis:
+        lines.append(f"- **Redis:** {run.redis}")
     for result in run.cpu[:1]:
         for key, info in result.versions.items():
             env = "main `.venv` (markets)" if key == "markets" else "`bench/peers` env (peers)"
@@ -86,9 +91,25 @@ def _header(run: BenchRun) -> list[str]:
             f" loopback; {http.reps} interleaved repetitions after a {http.warmup_seconds} s"
             f" warm-up per server and route."
         )
+    quota = f"{int(BENCH_QUOTA.split('/')[0]):,} a {BENCH_QUOTA.split('/')[1]}"
     lines += [
         "- **markets** runs with `MARKETS_ENVIRONMENT=production` (fresh 48-character secrets),"
-        " logging every request at INFO to a file, with its full middleware stack.",
+        " logging every request at INFO to a file, with its full middleware stack, its rate"
+        " limiter and its cache as deployed by default: both in memory (no"
+        " `MARKETS_REDIS_URL`, so `cache_backend=auto` is the memory backend), and"
+        " `GET /api/v1/markets/{id}` is measured with the cache warm: every timed read is a"
+        f" hit. Its default quota is raised to {quota} per client, since every request comes"
+        " from one address; a decision costs the same whatever the numbers.",
+        "- **Variations of markets**, each apart from it only in what one comparison needs,"
+        " and measured only on the route that comparison reads: *cache off*"
+        " (`MARKETS_CACHE_ENABLED=false`, on the get route); *rate limiting off*"
+        " (`MARKETS_RATE_LIMIT_ENABLED=false`) and *rate limits on Redis* (`MARKETS_REDIS_URL`"
+        " set, and the cache off so that every Redis command is the limiter's), both on"
+        " `GET /api/v1`. That route is markets' own trivial route, which reads neither the"
+        " database nor the cache; `/health/live` is exempt from rate limiting, so it cannot"
+        " show the limiter's cost. Before timing, every variation is checked to be what it"
+        " claims (rate-limit headers present or not, a second read of a market with or"
+        " without SQL, `EVALSHA` calls on Redis).",
         "- **Data:** markets' own migrations and `seed-demo` (50 users, 2,000 markets, 1,000"
         " positions); lists are 50 visible markets, newest first, each with its creator.",
         "",
@@ -107,23 +128,50 @@ def _targets(run: BenchRun) -> list[str]:
     for target in TARGETS:
         cells = []
         for result in run.cpu:
-            ratio = cpu_ratio(result, target.route, "markets", target.baseline)
+            ratio = target.ratio(result)
             if ratio is None:
                 cells.append("not measured")
             else:
                 verdict = "**met**" if target.met(ratio) else "**not met**"
                 cells.append(f"{verdict}: {target.shown(ratio)}")
         lines.append(f"| {target.text} | " + " | ".join(cells) + " |")
+    cells = []
+    for result in run.cpu:
+        traffic = result.redis.get(ROUND_TRIPS.variant)
+        if traffic is None:
+            cells.append("not measured")
+        else:
+            verdict = "**met**" if ROUND_TRIPS.met(traffic) else "**not met**"
+            cells.append(f"{verdict}: {ROUND_TRIPS.shown(traffic)}")
+    lines.append(f"| {ROUND_TRIPS.text} | " + " | ".join(cells) + " |")
     if run.chart:
         lines += ["", f"![markets CPU per request relative to its peers]({run.chart})"]
     lines.append("")
     return lines
 
 
+def _redis_traffic(result: CpuResult) -> list[str]:
+    if not result.redis:
+        return []
+    lines = [
+        "Redis, counted by the server (`INFO`: network reads, `EVALSHA` calls, commands run)"
+        f" over the quietest of {TRAFFIC_WINDOWS} windows, the bench's own `INFO` calls"
+        " taken off:",
+        "",
+    ]
+    for key, traffic in result.redis.items():
+        lines.append(
+            f"- {variant(key).label}: {traffic.round_trips:.2f} round trips,"
+            f" {traffic.evalsha:.2f} `EVALSHA` and {traffic.commands:.2f} commands (those the"
+            f" script runs included) per request, over {traffic.requests} requests."
+        )
+    return [*lines, ""]
+
+
 def _cpu_tables(result: CpuResult) -> list[str]:
     lines = [f"## CPU per request, in process: {result.dataset}", ""]
     for route in result.routes:
-        baselines = BASELINES[route]
+        baselines = [b for b in BASELINES[route] if (route, b) in result.samples]
         members = [key for key in _ORDER if (route, key) in result.samples]
         lines += [
             f"**{_ROUTE_LABELS[route]}**",
@@ -144,6 +192,8 @@ def _cpu_tables(result: CpuResult) -> list[str]:
                 + " |"
             )
         lines.append("")
+        if route == "meta":
+            lines += _redis_traffic(result)
     return lines
 
 
@@ -155,7 +205,7 @@ def _http_tables(result: HttpResult) -> list[str]:
         "",
     ]
     for route in result.routes:
-        baselines = BASELINES[route]
+        baselines = [b for b in BASELINES[route] if (route, b) in result.runs]
         members = [key for key in _ORDER if (route, key) in result.runs]
         lines += [
             f"**{_ROUTE_LABELS[route]}**",
@@ -195,11 +245,16 @@ def _statements(results: list[CpuResult]) -> list[str]:
         "",
         "Counted from every engine's `before_cursor_execute` events, plus the pool's pre-ping"
         " on checkout (`pool_pre_ping`, a `SELECT 1` round trip that bypasses those events);"
-        " the floor counts its own. Transaction control (BEGIN, COMMIT…) is not counted.",
+        " the floor counts its own. Transaction control (BEGIN, COMMIT…) is not counted."
+        " markets' `get` is a cache hit (no statement); with the cache off it reads the"
+        " database.",
         "",
     ]
     for result in results:
-        columns = sorted(next(iter(result.statements.values()), {}), key=_column_order)
+        columns = sorted(
+            {column for counts in result.statements.values() for column in counts},
+            key=_column_order,
+        )
         lines += [
             f"**{result.dataset}**",
             "",
@@ -208,7 +263,8 @@ def _statements(results: list[CpuResult]) -> list[str]:
         ]
         for key in _ORDER:
             if key in result.statements:
-                counts = [str(len(result.statements[key][c])) for c in columns]
+                counted = result.statements[key]
+                counts = [str(len(counted[c])) if c in counted else DASH for c in columns]
                 lines.append(f"| {variant(key).label} | " + " | ".join(counts) + " |")
         lines.append("")
     if results:
@@ -217,10 +273,11 @@ def _statements(results: list[CpuResult]) -> list[str]:
             "",
         ]
         for key in _ORDER:
-            statements = results[0].statements.get(key)
-            if statements:
+            statements = results[0].statements.get(key, {})
+            shown = statements.get("list?limit=50", []) + statements.get("get", [])
+            if shown:
                 lines += [f"{variant(key).label}:", "", "```sql"]
-                lines += [f"{sql};" for sql in statements["list?limit=50"] + statements["get"]]
+                lines += [f"{sql};" for sql in shown]
                 lines += ["```", ""]
         lines += ["</details>", ""]
     return lines

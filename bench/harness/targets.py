@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.cpu import CpuResult
+from harness.redis_traffic import RedisTraffic
 from harness.stats import Spread, paired_ratio
 from harness.text import AT_LEAST, AT_MOST, DASH, TIMES
 
-__all__ = ["BASELINES", "TARGETS", "Target", "cpu_ratio"]
+__all__ = ["BASELINES", "ROUND_TRIPS", "TARGETS", "RoundTripTarget", "Target", "cpu_ratio"]
 
 BASELINES = {
     "list": ("handwritten", "litestar", "floor"),
-    "get": ("handwritten", "litestar", "floor"),
+    "get": ("handwritten", "litestar", "floor", "markets-nocache"),
     "live": ("fastapi", "floor"),
+    "meta": ("markets-nolimit",),
 }
 """The variants each route's results are compared with."""
 
@@ -25,12 +27,17 @@ class Target:
     baseline: str
     limit: float
     speedup: bool
-    """True: markets must be ``limit`` times faster; False: at most ``limit`` times the CPU."""
+    """True: the subject must be ``limit`` times faster; False: at most ``limit`` times the CPU."""
+    subject: str = "markets"
+    """The variant held to the target: markets as deployed, or one of its variations."""
 
     @property
     def max_cpu_ratio(self) -> float:
-        """The target as the largest CPU ratio markets ÷ baseline that meets it."""
+        """The target as the largest CPU ratio subject ÷ baseline that meets it."""
         return 1 / self.limit if self.speedup else self.limit
+
+    def ratio(self, result: CpuResult) -> Spread | None:
+        return cpu_ratio(result, self.route, self.subject, self.baseline)
 
     def met(self, ratio: Spread) -> bool:
         return ratio.median <= self.max_cpu_ratio
@@ -60,10 +67,25 @@ TARGETS = (
     ),
     Target(f"list CPU {AT_MOST} 1.5{TIMES} the bare-driver floor", "list", "floor", 1.5, False),
     Target(
-        f"get {AT_LEAST} 1.5{TIMES} faster than hand-written FastAPI + ORM",
+        f"get (cache warm) {AT_LEAST} 1.5{TIMES} faster than hand-written FastAPI + ORM",
         "get",
         "handwritten",
         1.5,
+        True,
+    ),
+    Target(
+        f"get, cache off, {AT_LEAST} 1.5{TIMES} faster than hand-written FastAPI + ORM",
+        "get",
+        "handwritten",
+        1.5,
+        True,
+        subject="markets-nocache",
+    ),
+    Target(
+        f"get: a cache hit {AT_LEAST} 3.0{TIMES} faster than with the cache off",
+        "get",
+        "markets-nocache",
+        3.0,
         True,
     ),
     Target(
@@ -73,6 +95,45 @@ TARGETS = (
         1.2,
         False,
     ),
+    Target(
+        f"trivial limited route: memory rate limiter {AT_MOST} 1.10{TIMES} limiting off",
+        "meta",
+        "markets-nolimit",
+        1.10,
+        False,
+    ),
+    Target(
+        f"trivial limited route: Redis rate limiter {AT_MOST} 1.10{TIMES} limiting off",
+        "meta",
+        "markets-nolimit",
+        1.10,
+        False,
+        subject="markets-redis",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTripTarget:
+    """At most ``limit`` Redis round trips per request, counted by the server, one of them
+    the limiter's ``EVALSHA`` (none would mean it did not limit on Redis at all)."""
+
+    text: str
+    variant: str
+    limit: float
+
+    def met(self, traffic: RedisTraffic) -> bool:
+        return traffic.evalsha >= 1 and round(traffic.round_trips, 2) <= self.limit
+
+    def shown(self, traffic: RedisTraffic) -> str:
+        return (
+            f"{traffic.round_trips:.2f} round trips per request ({traffic.evalsha:.2f} EVALSHA;"
+            f" {traffic.commands:.2f} commands run, the script's own included)"
+        )
+
+
+ROUND_TRIPS = RoundTripTarget(
+    "Redis rate limiter: one round trip per request", "markets-redis", 1.0
 )
 
 
