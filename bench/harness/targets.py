@@ -12,7 +12,7 @@ from harness.text import AT_LEAST, AT_MOST, DASH, TIMES
 __all__ = ["BASELINES", "ROUND_TRIPS", "TARGETS", "RoundTripTarget", "Target", "cpu_ratio"]
 
 BASELINES = {
-    "list": ("handwritten", "litestar", "floor"),
+    "list": ("handwritten", "litestar", "floor", "markets-nolimit"),
     "get": ("handwritten", "litestar", "floor", "markets-nocache"),
     "live": ("fastapi", "floor"),
     "meta": ("markets-nolimit",),
@@ -105,6 +105,21 @@ TARGETS = (
     Target(
         f"trivial limited route: Redis rate limiter {AT_MOST} 1.10{TIMES} limiting off",
         "meta",
+        "markets-nolimit",
+        1.10,
+        False,
+        subject="markets-redis",
+    ),
+    Target(
+        f"list (a typical request): memory rate limiter {AT_MOST} 1.10{TIMES} limiting off",
+        "list",
+        "markets-nolimit",
+        1.10,
+        False,
+    ),
+    Target(
+        f"list (a typical request): Redis rate limiter {AT_MOST} 1.10{TIMES} limiting off",
+        "list",
         "markets-nolimit",
         1.10,
         False,
