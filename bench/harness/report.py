@@ -144,9 +144,29 @@ def _targets(run: BenchRun) -> list[str]:
             verdict = "**met**" if ROUND_TRIPS.met(traffic) else "**not met**"
             cells.append(f"{verdict}: {ROUND_TRIPS.shown(traffic)}")
     lines.append(f"| {ROUND_TRIPS.text} | " + " | ".join(cells) + " |")
+    lines += _reasons(run)
     if run.chart:
         lines += ["", f"![markets CPU per request relative to its peers]({run.chart})"]
     lines.append("")
+    return lines
+
+
+def _reasons(run: BenchRun) -> list[str]:
+    """Why each target this run missed is missed: no target is loosened silently."""
+    missed = [
+        target
+        for target in TARGETS
+        if any(
+            (ratio := target.ratio(result)) is not None and not target.met(ratio)
+            for result in run.cpu
+        )
+    ]
+    if not missed:
+        return []
+    lines = ["", "**Targets not met, and why**", ""]
+    for target in missed:
+        reason = target.why or "No analysis recorded yet: see the profiles below."
+        lines.append(f"- *{target.text}*: {reason}")
     return lines
 
 
