@@ -20,7 +20,6 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.access import Authenticator, Caller
@@ -34,6 +33,7 @@ from tiered.errors import (
     InvalidInputError,
     problem_responses,
 )
+from tiered.http.private_responses import PrivateResponsesMiddleware
 from tiered.security import (
     API_KEY_HEADER,
     InvalidApiKeyError,
@@ -134,54 +134,6 @@ async def authenticate(
     if presented_key is not None:
         return await authenticator.api_key(presented_key)
     return await authenticator.access_token(bearer or "")
-
-
-class PrivateResponsesMiddleware:
-    """Keeps responses to credentialed requests out of every cache.
-
-    A request with an ``Authorization`` or ``X-API-Key`` header gets
-    ``Cache-Control: no-store``, whatever the route set; every response
-    gets ``Vary: Authorization, X-API-Key``, since what a route shows depends
-    on who asks. A pure ASGI middleware, so it also covers routes that build
-    their own ``Response`` (which FastAPI's injected response headers do not).
-    """
-
-    _CREDENTIALS = frozenset({b"authorization", API_KEY_HEADER.lower().encode()})
-    _VARY = ("Authorization", API_KEY_HEADER)
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        private = any(name.lower() in self._CREDENTIALS for name, _ in scope["headers"])
-
-        async def send_private(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self._headers(message.get("headers", ()), private=private)
-            await send(message)
-
-        await self.app(scope, receive, send_private)
-
-    def _headers(
-        self, headers: Iterable[tuple[bytes, bytes]], *, private: bool
-    ) -> list[tuple[bytes, bytes]]:
-        kept: list[tuple[bytes, bytes]] = []
-        varied: list[str] = []
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"vary":
-                varied += [item.strip() for item in value.decode("latin-1").split(",")]
-            elif not (private and lowered == b"cache-control"):
-                kept.append((name, value))
-        present = {item.lower() for item in varied}
-        varied += [item for item in self._VARY if item.lower() not in present]
-        kept.append((b"vary", ", ".join(item for item in varied if item).encode("latin-1")))
-        if private:
-            kept.append((b"cache-control", b"no-store"))
-        return kept
 
 
 _REFUSALS = (
