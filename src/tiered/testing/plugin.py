@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
@@ -34,6 +35,7 @@ from tiered.db import Database
 from tiered.repository import InMemoryStore
 from tiered.testing.client import app_client
 from tiered.testing.database import rollback_session
+from tiered.testing.private_servers import PrivateRedis, private_redis_server
 from tiered.testing.services import SERVICES, require_service
 
 if TYPE_CHECKING:
@@ -158,6 +160,13 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     return require_service("rabbitmq")
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A ``redis-server`` of this test's own, which it may stop and start; stopped after."""
+    with private_redis_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
