@@ -2,7 +2,9 @@
 
 The suite runs in ``MARKETS_ENVIRONMENT=test`` (the default, ``production``,
 refuses the development secrets); set before any settings are built, and
-inherited by the ``markets`` processes the end-to-end tests start.
+inherited by the ``markets`` processes the end-to-end tests start. Emails
+that apps built by tests send land in a temporary directory, never in the
+working tree.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from markets.config import Settings
 from markets.domain.users import Actor, Role, User
+from markets.jobs import JOBS, MarketsJobs
 from markets.main import create_app
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
@@ -29,6 +33,15 @@ from tiered.security import Argon2PasswordHasher, PasswordHasher
 from tiered.testing import app_client, scratch_postgres_database
 
 os.environ["MARKETS_ENVIRONMENT"] = "test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mail_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the console mail backend of every app (and ``markets`` process) writes."""
+    directory = tmp_path_factory.mktemp("mail")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARKETS_MAIL_DIR", str(directory))
+        yield directory
 
 
 @pytest.fixture
@@ -102,15 +115,54 @@ def password_hasher() -> Iterator[Argon2PasswordHasher]:
 
 
 @pytest.fixture
-async def api(
-    database_url: str, database: Database, clock: FrozenClock, password_hasher: PasswordHasher
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The whole app over HTTP, on a migrated database, with a frozen clock."""
+def markets_settings(database_url: str, database: Database, tmp_path: Path) -> Settings:
+    """The settings of ``markets_app``; a module overrides this fixture to change them.
+
+    Jobs wait for the test: no worker runs in the background, and ``run_jobs``
+    runs what is due, so every job a test sees run ran when the test said so.
+    Emails are written under ``tmp_path/mail``.
+    """
     del database  # migrated by the fixture
-    settings = Settings(environment="test", database_url=database_url, log_level="WARNING")
-    app = create_app(settings, clock=clock, password_hasher=password_hasher)
-    async with app_client(app) as client:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        log_level="WARNING",
+        jobs_in_process=False,
+        mail_dir=tmp_path / "mail",
+    )
+
+
+@pytest.fixture
+def markets_app(
+    markets_settings: Settings, clock: FrozenClock, password_hasher: PasswordHasher
+) -> FastAPI:
+    """The app on a migrated database, with a frozen clock."""
+    return create_app(markets_settings, clock=clock, password_hasher=password_hasher)
+
+
+@pytest.fixture
+async def api(markets_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app over HTTP (``markets_app``), started and stopped around the test."""
+    async with app_client(markets_app) as client:
         yield client
+
+
+def jobs_of(app: FastAPI) -> MarketsJobs:
+    """The jobs of a started app."""
+    jobs = app.state.tiered.extras[JOBS]
+    assert isinstance(jobs, MarketsJobs)
+    return jobs
+
+
+@pytest.fixture
+def run_jobs(markets_app: FastAPI, api: httpx.AsyncClient) -> Callable[[], Awaitable[int]]:
+    """Run every job of ``markets_app`` that is due now; how many tries ran."""
+    del api  # started
+
+    async def run() -> int:
+        return await jobs_of(markets_app).worker().run_due()
+
+    return run
 
 
 class Accounts:

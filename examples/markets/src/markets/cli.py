@@ -20,6 +20,7 @@ from uvicorn.supervisors import ChangeReload, Multiprocess
 from markets.config import Settings
 from markets.domain.errors import EmailTakenError
 from markets.domain.users import EMAIL_PATTERN, MIN_PASSWORD_CHARS, Role
+from markets.jobs.standalone import BACKENDS, run_worker
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.accounts import UserView
@@ -197,6 +198,28 @@ def create_user(
         raise _fail(f"an account with the email {email} already exists", code=1) from None
     console.print(f"[green]created {view.role.value} {view.email} ({view.id})[/green]")
     typer.echo(password)
+
+
+@app.command()
+def worker(
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Job backend (default: MARKETS_JOBS_BACKEND if set, else inprocess)."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit.")] = False,
+) -> None:
+    """Run background jobs (emails, notifications, imports) until SIGINT or SIGTERM."""
+    settings = _settings()
+    chosen = str(backend or getattr(settings, "jobs_backend", None) or BACKENDS[0]).lower()
+    if chosen not in BACKENDS:
+        raise _fail(
+            f"the {chosen!r} job backend is not available to `markets worker`; "
+            f"choose {' or '.join(BACKENDS)}",
+            code=2,
+        )
+    ran = asyncio.run(run_worker(settings, once=once))
+    if once:
+        console.print(f"[green]ran {ran} job tr{'y' if ran == 1 else 'ies'}[/green]")
 
 
 def _listen(host: str, port: int) -> socket.socket:

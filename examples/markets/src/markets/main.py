@@ -14,13 +14,17 @@ from markets.api.authentication import (
     SecurityKit,
     document_authentication,
 )
-from markets.api.dependencies import ACCESS, token_subject
+from markets.api.dependencies import ACCESS, IDEMPOTENCY, token_subject
 from markets.api.routes import ROUTERS
 from markets.config import Settings
+from markets.jobs import MarketsJobs
 from markets.services.auth import SessionLifetimes
+from markets.services.mail import Mailer
 from tiered.app import AppState, Resource
 from tiered.app import create_app as create_tiered_app
 from tiered.clock import Clock, SystemClock
+from tiered.idempotency import idempotency_store, install_idempotency
+from tiered.resilience import BreakerMetrics
 from tiered.security import (
     Argon2PasswordHasher,
     HashingPool,
@@ -95,23 +99,33 @@ def create_app(
     *,
     clock: Clock | None = None,
     password_hasher: PasswordHasher | None = None,
+    mailer: Mailer | None = None,
 ) -> FastAPI:
-    """The markets app; ``clock`` and ``password_hasher`` exist for tests to inject.
+    """The markets app; ``clock``, ``password_hasher`` and ``mailer`` exist for tests to inject.
 
     A signed-in caller's requests count against their own rate-limit allowance, an
-    anonymous caller's against their address.
+    anonymous caller's against their address. Jobs run in a worker inside the
+    process unless ``jobs_in_process`` is off (then ``markets worker`` runs them).
     """
     settings = settings or Settings()
-    kit = _security_kit(settings, clock or SystemClock())
+    clock = clock or SystemClock()
+    kit = _security_kit(settings, clock)
+    jobs = MarketsJobs(settings, clock, mailer=mailer)
     app = create_tiered_app(
         settings,
         version=__version__,
         description=DESCRIPTION,
         routers=ROUTERS,
-        resources=[_password_hashing(settings, kit, password_hasher)],
+        resources=[
+            _password_hashing(settings, kit, password_hasher),
+            idempotency_store(IDEMPOTENCY, clock=clock),
+            jobs.resource(),
+        ],
         body_limits={"/api/v1/markets/import": settings.import_max_bytes},
         rate_limit_principal=token_subject(kit.verifier),
     )
+    jobs.breaker_metrics = BreakerMetrics(app.state.metrics.registry)
+    install_idempotency(app)
     document_authentication(app, required=ACCESS.authenticated)
     app.add_middleware(PrivateResponsesMiddleware)
     return app

@@ -54,6 +54,11 @@ def as_(name: str) -> dict[str, str]:
     return {"X-Test-Caller": name}
 
 
+def buying(name: str) -> dict[str, str]:
+    """``as_(name)`` with a fresh ``Idempotency-Key``, which a purchase requires."""
+    return {**as_(name), "Idempotency-Key": f'"{uuid4()}"'}
+
+
 @pytest.fixture
 async def app(database_url: str, database: object, people: dict[str, Actor]) -> FastAPI:
     del database  # migrated by the fixture
@@ -103,7 +108,7 @@ async def test_a_purchase_is_stored_and_raises_the_volume(
     bought = await client.post(
         f"{MARKETS}/{market_id}/positions",
         json={"side": "yes", "amount": "10.5"},
-        headers=as_("bob"),
+        headers=buying("bob"),
     )
     assert bought.status_code == 201, bought.text
     position = bought.json()["data"]
@@ -123,7 +128,9 @@ async def test_a_purchase_is_stored_and_raises_the_volume(
     assert Decimal(after["volume"]) == Decimal("10.5")
     assert after["version"] == before.json()["data"]["version"] + 1
     whole = await client.post(
-        f"{MARKETS}/{market_id}/positions", json={"side": "no", "amount": 3}, headers=as_("alice")
+        f"{MARKETS}/{market_id}/positions",
+        json={"side": "no", "amount": 3},
+        headers=buying("alice"),
     )
     assert whole.json()["data"]["amount"] == "3.0000"
     assert await volume_of(client, market_id) == Decimal("13.5")
@@ -171,13 +178,13 @@ async def test_inactive_markets_take_no_position(
     order = {"side": "no", "amount": "1"}
     for market_id in (draft, closed):
         response = await client.post(
-            f"{MARKETS}/{market_id}/positions", json=order, headers=as_("alice")
+            f"{MARKETS}/{market_id}/positions", json=order, headers=buying("alice")
         )
         problem(response, 409, "MARKET_NOT_ACTIVE")
         assert await volume_of(client, market_id) == 0
         listed = await client.get(f"{MARKETS}/{market_id}/positions", headers=as_("alice"))
         assert listed.json()["meta"]["total"] == 0
-    unknown = await client.post(f"{MARKETS}/{uuid4()}/positions", json=order, headers=as_("bob"))
+    unknown = await client.post(f"{MARKETS}/{uuid4()}/positions", json=order, headers=buying("bob"))
     problem(unknown, 404, "MARKET_NOT_FOUND")
 
 
@@ -187,7 +194,7 @@ async def test_another_users_draft_does_not_exist_for_positions(
     """BOLA: bob can neither buy on nor list alice's draft; it stays untouched."""
     draft = await market(new_uow, people["alice"], MarketStatus.DRAFT)
     url = f"{MARKETS}/{draft}/positions"
-    bought = await client.post(url, json={"side": "yes", "amount": "5"}, headers=as_("bob"))
+    bought = await client.post(url, json={"side": "yes", "amount": "5"}, headers=buying("bob"))
     problem(bought, 404, "MARKET_NOT_FOUND")
     problem(await client.get(url, headers=as_("bob")), 404, "MARKET_NOT_FOUND")
     problem(await client.get(f"{url}/{uuid4()}", headers=as_("bob")), 404, "MARKET_NOT_FOUND")
@@ -233,7 +240,7 @@ async def test_amounts_that_are_not_exact_and_positive_are_a_422(
     response = await client.post(
         f"{MARKETS}/{market_id}/positions",
         json={"side": "yes", "amount": amount},
-        headers=as_("bob"),
+        headers=buying("bob"),
     )
     body = problem(response, 422, "REQUEST_VALIDATION_FAILED")
     assert [error["pointer"] for error in body["errors"]] == ["/amount"]
@@ -249,7 +256,7 @@ async def test_server_owned_fields_in_a_purchase_are_refused(
     response = await client.post(
         f"{MARKETS}/{market_id}/positions",
         json={"side": "yes", "amount": "1", field: smuggled},
-        headers=as_("bob"),
+        headers=buying("bob"),
     )
     body = problem(response, 422, "REQUEST_VALIDATION_FAILED")
     assert [error["pointer"] for error in body["errors"]] == [f"/{field}"]
@@ -268,7 +275,7 @@ async def test_concurrent_purchases_add_up_exactly(
             client.post(
                 f"{MARKETS}/{market_id}/positions",
                 json={"side": "yes" if n % 2 else "no", "amount": str(amount)},
-                headers=as_(buyers[n % 3]),
+                headers=buying(buyers[n % 3]),
             )
             for n, amount in enumerate(amounts)
         )

@@ -69,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_ready_on_embedded_default(server: str) -> None:
     response = httpx.get(f"{server}/health/ready")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "jobs": "ok"}
 
 
 def test_docs_reference_no_external_host(server: str) -> None:

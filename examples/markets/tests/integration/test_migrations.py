@@ -99,3 +99,27 @@ async def test_credentials_migration_keeps_existing_users_and_reverts(database_u
         assert await _revision(database_url) == head_revision(database_url)
     finally:
         await engine.dispose()
+
+
+async def test_jobs_migration_adds_its_tables_and_reverts(database_url: str) -> None:
+    """0005 adds the jobs, their executions and the notifications; its downgrade drops them."""
+    jobs_tables = {"jobs", "job_executions", "notifications"}
+
+    async def tables() -> set[str]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        finally:
+            await engine.dispose()
+        return set(names)
+
+    await asyncio.to_thread(upgrade, database_url, "0004")
+    assert jobs_tables.isdisjoint(await tables())
+    await asyncio.to_thread(upgrade, database_url, "0005")
+    assert jobs_tables <= await tables()
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0004")
+    assert jobs_tables.isdisjoint(await tables())
+    assert {"users", "markets", "positions", "api_keys"} <= await tables()
+    await asyncio.to_thread(upgrade, database_url)
+    assert await _revision(database_url) == head_revision(database_url)

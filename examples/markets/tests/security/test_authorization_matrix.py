@@ -46,6 +46,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me/api-keys"): USER,
     ("DELETE", "/api/v1/me/api-keys/{key_id}"): USER,
     ("GET", "/api/v1/me/positions"): READ,
+    ("GET", "/api/v1/me/notifications"): READ,
     ("GET", "/api/v1/markets"): ANYONE,
     ("POST", "/api/v1/markets"): WRITE,
     ("GET", "/api/v1/markets/{market_id}"): ANYONE,
@@ -56,8 +57,13 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/markets/{market_id}/positions"): READ,
     ("POST", "/api/v1/markets/{market_id}/positions"): WRITE,
     ("GET", "/api/v1/markets/{market_id}/positions/{position_id}"): READ,
+    ("POST", "/api/v1/markets/import"): WRITE,
+    ("GET", "/api/v1/jobs/{job_id}"): READ,  # and the job's owner: anyone else gets a 404
     ("GET", "/api/v1/admin/users"): ADMIN,
     ("PATCH", "/api/v1/admin/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/admin/dead-letters"): ADMIN,
+    ("POST", "/api/v1/admin/dead-letters/{job_id}/requeue"): ADMIN,
+    ("DELETE", "/api/v1/admin/dead-letters/{job_id}"): ADMIN,
 }
 
 CALLERS = ("anonymous", "user", "moderator", "admin", "read-key", "write-key", "moderator-key")
@@ -115,7 +121,7 @@ async def targets(api: httpx.AsyncClient, callers: dict[str, dict[str, str]]) ->
     bought = await api.post(
         f"/api/v1/markets/{market_id}/positions",
         json={"side": "yes", "amount": "1"},
-        headers=admin,
+        headers={**admin, "Idempotency-Key": '"matrix-purchase"'},
     )
     assert bought.status_code == 201, bought.text
     me = (await api.get("/api/v1/me", headers=callers["user"])).json()["data"]
@@ -124,6 +130,7 @@ async def targets(api: httpx.AsyncClient, callers: dict[str, dict[str, str]]) ->
         "position_id": bought.json()["data"]["id"],
         "user_id": me["id"],
         "key_id": str(uuid.uuid4()),
+        "job_id": str(uuid.uuid4()),
         "slug": "not-found",
     }
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from markets.api.schemas.markets import NAME_PATTERN, MarketCreate, MarketPatch
+from markets.api.schemas.markets import MarketCreate, MarketPatch
 from markets.api.schemas.positions import AMOUNT_PATTERN, MAX_WHOLE_AMOUNT, PositionPurchase
-from markets.domain.markets import MarketStatus
+from markets.domain.markets import NAME_PATTERN, MarketStatus
 from markets.repositories.tables import MONEY
 from markets.services.markets import MarketChanges
 

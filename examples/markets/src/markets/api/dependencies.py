@@ -16,10 +16,12 @@ from starlette.types import Scope
 
 from markets.api.authentication import Caller, authenticate
 from markets.domain.users import Actor, Permission, Role
+from markets.jobs import MarketsJobs, markets_jobs
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.markets import MarketService
 from markets.services.positions import PositionService
 from tiered.app import app_state
+from tiered.idempotency import Idempotency
 from tiered.security import (
     API_KEY_TAG,
     AccessControl,
@@ -30,7 +32,9 @@ from tiered.security import (
 
 __all__ = [
     "ACCESS",
+    "IDEMPOTENCY",
     "CallerDep",
+    "JobsDep",
     "MarketServiceDep",
     "PositionServiceDep",
     "UnitOfWorkDep",
@@ -42,9 +46,15 @@ __all__ = [
 ]
 
 
-async def unit_of_work(request: Request) -> MarketsUnitOfWork:
-    """A fresh unit of work per request; each use case opens its own transaction."""
-    return MarketsUnitOfWork(app_state(request).database.sessionmaker)
+JobsDep = Annotated[MarketsJobs, Depends(markets_jobs)]
+
+
+async def unit_of_work(request: Request, jobs: JobsDep) -> MarketsUnitOfWork:
+    """A fresh unit of work per request; each use case opens its own transaction.
+
+    Jobs it enqueues wake this process's worker once they commit.
+    """
+    return MarketsUnitOfWork(app_state(request).database.sessionmaker, jobs=jobs.queue)
 
 
 UnitOfWorkDep = Annotated[MarketsUnitOfWork, Depends(unit_of_work)]
@@ -67,6 +77,14 @@ async def principal_of(caller: CallerDep) -> AnyPrincipal | None:
 
 
 ACCESS = AccessControl(principal_of)
+
+IDEMPOTENCY = Idempotency(principal=principal_of, fail_open=True)
+"""``Idempotency-Key`` for the routes that declare it: keys are scoped to the caller (a user
+and each of their API keys apart) and the route; replays last 24 hours.
+
+When the key store (Redis) is down, requests are served without idempotency (logged) rather
+than refused: the service keeps taking purchases through a Redis outage, at the risk of a
+retry made during the outage running twice."""
 
 _API_KEY_START = f"{API_KEY_TAG}_"
 

@@ -17,9 +17,12 @@ __all__ = [
     "ApiKeyLimitError",
     "ApiKeyNotFoundError",
     "CurrentPasswordError",
+    "DeadLetterNotFoundError",
     "EmailTakenError",
+    "ImportFileError",
     "InvalidCredentialsError",
     "InvalidTransitionError",
+    "JobNotFoundError",
     "MarketNotActiveError",
     "MarketNotFoundError",
     "OwnAccessChangeError",
@@ -168,3 +171,42 @@ class OwnAccessChangeError(ConflictError):
 
     def __init__(self) -> None:
         super().__init__("You cannot change your own role or active flag.")
+
+
+class JobNotFoundError(NotFoundError):
+    """A job that does not exist, and one that is not the caller's, look the same."""
+
+    code = "JOB_NOT_FOUND"
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(f"Job {job_id} does not exist.")
+
+
+class DeadLetterNotFoundError(NotFoundError):
+    code = "DEAD_LETTER_NOT_FOUND"
+    title = "Dead Letter Not Found"
+    slug = "dead-letter-not-found"
+    description = (
+        "No job with this id is a dead letter: it does not exist, or it is queued, running "
+        "or done (a requeued job is no longer dead)."
+    )
+
+    def __init__(self, job_id: UUID | str) -> None:
+        super().__init__(f"Job {job_id} is not a dead letter.")
+
+
+class ImportFileError(UnprocessableContentError):
+    """A file that cannot be imported at all; row-level problems are reported by the job."""
+
+    code = "IMPORT_FILE_INVALID"
+    title = "Import File Invalid"
+    slug = "import-file-invalid"
+    description = (
+        "The uploaded file is not a CSV file the import understands: UTF-8 text whose first "
+        "line names the columns (`name`, and optionally `description` and `status`)."
+    )
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The file cannot be imported: {reason}.", errors=[FieldError("/file", reason)]
+        )

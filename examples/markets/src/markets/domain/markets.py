@@ -15,8 +15,10 @@ from markets.domain.users import Actor
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "DESCRIPTION_MAX",
+    "DESCRIPTION_PATTERN",
     "INITIAL_STATUSES",
     "NAME_MAX",
+    "NAME_PATTERN",
     "Market",
     "MarketStatus",
     "Outcome",
@@ -24,6 +26,12 @@ __all__ = [
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 5000
+
+_TEXT = r"[^\u0000-\u001f\u007f\ud800-\udfff]"
+NAME_PATTERN = rf"^{_TEXT}*[^\s\u0000-\u001f\u007f\ud800-\udfff]{_TEXT}*$"
+"""A name: not blank, no control characters (whatever the door it comes in by)."""
+DESCRIPTION_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
+"""A description: any text but NUL, which PostgreSQL cannot store."""
 
 
 class MarketStatus(StrEnum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -30,11 +31,20 @@ from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
 
 from markets.domain.markets import DESCRIPTION_MAX, NAME_MAX, Market, MarketStatus, Outcome
+from markets.domain.notifications import (
+    TITLE_MAX,
+    Channel,
+    DeliveryResult,
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+)
 from markets.domain.positions import Position, Side
 from markets.domain.users import ApiKey, Permission, RefreshToken, Role, User
 from tiered.db import ExactDecimal, UtcDateTime
+from tiered.jobs import jobs_tables
 
-__all__ = ["MONEY", "map_entities", "metadata"]
+__all__ = ["JOB_TABLES", "MONEY", "map_entities", "metadata"]
 
 MONEY = ExactDecimal(18, 4)
 """Volumes and amounts: exact, 4 decimal places, refused (400) rather than rounded."""
@@ -50,7 +60,10 @@ metadata = MetaData(
 )
 
 
-def _enum(enum: type[Role] | type[MarketStatus] | type[Outcome] | type[Side], name: str) -> Enum:
+def _enum(
+    enum: type[Role] | type[MarketStatus] | type[Outcome] | type[Side] | type[NotificationKind],
+    name: str,
+) -> Enum:
     return Enum(
         enum,
         name=name,
@@ -169,6 +182,52 @@ api_keys = Table(
     Index("ix_api_keys_user_id_created_at", "user_id", "created_at"),
 )
 
+
+class DeliveryList(TypeDecorator[tuple[DeliveryResult, ...]]):
+    """A notification's per-channel outcomes as a JSON array of ``{channel, status, detail}``."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: tuple[DeliveryResult, ...] | None, dialect: Dialect
+    ) -> list[dict[str, str | None]] | None:
+        if value is None:
+            return None
+        return [
+            {"channel": item.channel.value, "status": item.status.value, "detail": item.detail}
+            for item in value
+        ]
+
+    def process_result_value(
+        self, value: Any, dialect: Dialect
+    ) -> tuple[DeliveryResult, ...] | None:
+        if value is None:
+            return None
+        return tuple(
+            DeliveryResult(Channel(item["channel"]), DeliveryStatus(item["status"]), item["detail"])
+            for item in value
+        )
+
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", _enum(NotificationKind, "notification_kind"), nullable=False),
+    Column("title", String(TITLE_MAX), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("market_id", Uuid, nullable=True),
+    Column("deliveries", DeliveryList(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+)
+"""What users are told. ``market_id`` is no foreign key: a notice outlives its market."""
+
+JOB_TABLES = jobs_tables(metadata)
+"""The job queue, its dead letters and its record of effects, in the service's own schema."""
+
 _registry = registry(metadata=metadata)
 
 
@@ -194,3 +253,4 @@ def map_entities() -> None:
         properties={"user": relationship(User, lazy="raise", viewonly=True)},
     )
     _registry.map_imperatively(RefreshToken, refresh_tokens)
+    _registry.map_imperatively(Notification, notifications)

@@ -6,21 +6,25 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, cast
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from markets.domain.markets import Market
+from markets.domain.notifications import DeliveryResult, Notification
 from markets.domain.positions import Position
 from markets.domain.users import ApiKey, User
 from markets.repositories.api_keys import ApiKeyCredential, ApiKeyRepository
+from markets.repositories.job_outbox import JobOutbox, JobOutboxPort
 from markets.repositories.markets import MarketRepository
+from markets.repositories.notifications import NotificationRepository
 from markets.repositories.positions import PositionRepository
 from markets.repositories.refresh_tokens import RefreshTokenRepository
-from markets.repositories.tables import map_entities
+from markets.repositories.tables import JOB_TABLES, map_entities
 from markets.repositories.users import UserRepository
-from tiered.repository import AsyncRepository, InMemorySession
+from tiered.jobs import EnqueuesJobs, InMemoryJobQueue, JobQueue, SupportsAfterCommit
+from tiered.repository import AsyncRepository, InMemorySession, InMemoryStore
 from tiered.security import RefreshTokenStore, StoredApiKey
 from tiered.unit_of_work import AfterCommitHook, InMemoryUnitOfWork, UnitOfWork
 
@@ -30,6 +34,7 @@ __all__ = [
     "MarketRepositoryPort",
     "MarketsUnitOfWork",
     "MarketsUnitOfWorkPort",
+    "NotificationRepositoryPort",
     "UserRepositoryPort",
 ]
 
@@ -56,6 +61,12 @@ class ApiKeyRepositoryPort(AsyncRepository[ApiKey], Protocol):
     async def revoke(self, user_id: UUID, key_id: UUID, at: datetime) -> bool: ...
 
 
+class NotificationRepositoryPort(AsyncRepository[Notification], Protocol):
+    async def record_deliveries(
+        self, notification_id: UUID, deliveries: tuple[DeliveryResult, ...]
+    ) -> bool: ...
+
+
 class MarketsUnitOfWorkPort(Protocol):
     @property
     def users(self) -> UserRepositoryPort: ...
@@ -71,6 +82,14 @@ class MarketsUnitOfWorkPort(Protocol):
 
     @property
     def refresh_tokens(self) -> RefreshTokenStore: ...
+
+    @property
+    def notifications(self) -> NotificationRepositoryPort: ...
+
+    @property
+    def jobs(self) -> JobOutboxPort:
+        """Jobs written in this transaction: they exist once it commits, never if it fails."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -88,14 +107,21 @@ class MarketsUnitOfWorkPort(Protocol):
     def read_only(self) -> AbstractAsyncContextManager[Self]: ...
 
 
+_OUTBOX = JobQueue(JOB_TABLES)
+"""Enqueues without waking a worker: workers find the jobs on their next poll."""
+
+
 class MarketsRepositories:
-    """The repositories of a markets unit of work, on either backend."""
+    """The repositories of a markets unit of work, on either backend, and its job outbox."""
 
     users: UserRepository
     markets: MarketRepository
     positions: PositionRepository
     api_keys: ApiKeyRepository
     refresh_tokens: RefreshTokenRepository
+    notifications: NotificationRepository
+    jobs: JobOutbox
+    job_queue: EnqueuesJobs
 
     def create_repositories(self, session: AsyncSession | InMemorySession) -> None:
         self.users = UserRepository(session)
@@ -103,11 +129,26 @@ class MarketsRepositories:
         self.positions = PositionRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
+        self.notifications = NotificationRepository(session)
+        self.jobs = JobOutbox(self.job_queue, cast("SupportsAfterCommit", self))
 
 
 class MarketsUnitOfWork(MarketsRepositories, UnitOfWork):
-    """On the app's database."""
+    """On the app's database; ``jobs`` is the app's queue (one that wakes its worker)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        jobs: EnqueuesJobs | None = None,
+    ) -> None:
+        super().__init__(sessionmaker)
+        self.job_queue = jobs or _OUTBOX
 
 
 class InMemoryMarketsUnitOfWork(MarketsRepositories, InMemoryUnitOfWork):
-    """On an in-memory store, for unit tests."""
+    """On an in-memory store, for unit tests; committed jobs land in an ``InMemoryJobQueue``."""
+
+    def __init__(self, store: InMemoryStore | None = None, *, jobs: EnqueuesJobs | None = None):
+        super().__init__(store)
+        self.job_queue = jobs if jobs is not None else InMemoryJobQueue()

@@ -19,6 +19,7 @@ from markets.domain.errors import EmailTakenError, InvalidCredentialsError
 from markets.domain.users import EMAIL_MAX, EMAIL_PATTERN, Role, User, normalize_email
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.accounts import UserView, check_new_password
+from markets.services.tasks import SEND_WELCOME_EMAIL, WelcomeEmail
 from tiered.clock import Clock
 from tiered.errors import DuplicateResourceError
 from tiered.repository import Filter, ReadModel
@@ -104,7 +105,11 @@ class AuthService:
         self.lifetimes = lifetimes or SessionLifetimes()
 
     async def register(self, email: str, password: str, display_name: str) -> UserView:
-        """A new user with the ``user`` role; the email is unique case-insensitively."""
+        """A new user with the ``user`` role; the email is unique case-insensitively.
+
+        The welcome email is a job enqueued in the same transaction: a sign-up
+        that fails sends nothing, and one that commits cannot lose its email.
+        """
         email = normalize_email(email)
         check_new_password(password, email)
         async with self.uow.read_only() as uow:
@@ -112,9 +117,13 @@ class AuthService:
                 raise EmailTakenError()
         password_hash = await self.hasher.hash(password)
         async with self.uow as uow:
-            return await create_account(
+            view = await create_account(
                 uow, self.clock, email=email, display_name=display_name, password_hash=password_hash
             )
+            await uow.jobs.enqueue(
+                SEND_WELCOME_EMAIL, WelcomeEmail(user_id=view.id), dedup_key=f"welcome:{view.id}"
+            )
+            return view
 
     async def log_in(self, email: str, password: str) -> IssuedTokens:
         """Tokens for the account ``email`` and ``password`` open, or 401 ``INVALID_CREDENTIALS``.

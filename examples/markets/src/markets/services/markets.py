@@ -13,6 +13,7 @@ from markets.domain.markets import INITIAL_STATUSES, Market, MarketStatus, Outco
 from markets.domain.users import Actor
 from markets.repositories.unit_of_work import MarketsUnitOfWorkPort
 from markets.services.read_models import MarketDetail, MarketSummary
+from markets.services.tasks import ANNOUNCE_RESOLUTION, ResolutionAnnouncement
 from tiered.cache import Cache
 from tiered.clock import Clock, SystemClock
 from tiered.errors import AuthorizationError, FieldError, InvalidInputError, PreconditionFailedError
@@ -228,7 +229,11 @@ class MarketService:
             self.details.invalidate_after_commit(uow, market_id)
 
     async def resolve(self, actor: Actor, market_id: UUID, outcome: Outcome) -> MarketDetail:
-        """Moderators settle a market: from active or closed to resolved, once."""
+        """Moderators settle a market: from active or closed to resolved, once.
+
+        The holders are told by a job enqueued in the same transaction (see
+        ``resolution_notices``): one insert here, whatever the number of holders.
+        """
         async with self.uow as uow:
             market = await self._editable(uow, actor, market_id, None)
             if not actor.moderates:
@@ -237,6 +242,11 @@ class MarketService:
                 )
             market.resolve(outcome, self.clock.now())
             await uow.markets.update(market)
+            await uow.jobs.enqueue(
+                ANNOUNCE_RESOLUTION,
+                ResolutionAnnouncement(market_id=market_id),
+                dedup_key=f"market-resolution:{market_id}",
+            )
             self.details.invalidate_after_commit(uow, market_id)
             return await self._detail(uow, actor, market_id)
 

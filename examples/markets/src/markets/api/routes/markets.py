@@ -12,10 +12,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path
 from pydantic import WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
-from markets.api.dependencies import MarketServiceDep, ViewerDep, acting_as, acting_with
+from markets.api.dependencies import (
+    IDEMPOTENCY,
+    MarketServiceDep,
+    ViewerDep,
+    acting_as,
+    acting_with,
+)
 from markets.api.schemas.markets import MarketCreate, MarketPatch, MarketReplace, MarketResolution
 from markets.domain.errors import InvalidTransitionError, MarketNotFoundError
 from markets.domain.users import Actor, Permission, Role
@@ -35,6 +42,28 @@ from tiered.http.listing import Listing, ListQuery, QueryFilter
 from tiered.security import permission_problems, role_problems
 
 router = APIRouter(prefix="/api/v1/markets", tags=["markets"])
+
+
+class MarketSegment(Convertor[str]):
+    """The ``{market_id}`` segment of ``/markets/{market_id}``: any text but ``import``.
+
+    ``/markets/import`` is a resource of its own (``POST``, the CSV import); without
+    this, every path under ``/markets/`` would also match the market routes, and a
+    405 there would list their methods as allowed. Anything else still reaches the
+    market routes, so a malformed id stays the documented 422.
+    """
+
+    regex = "(?!import(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("market", MarketSegment())
+ONE_MARKET = "/{market_id:market}"
 
 _STATUS_DESCRIPTION = """Only markets in these statuses; repeat for several
 (`?status=active&status=closed`). Drafts are visible only to their creator and to
@@ -107,7 +136,7 @@ _ETAG = {
 
 
 @router.get(
-    "/{market_id}",
+    ONE_MARKET,
     summary="Get one market",
     description=_GET_DESCRIPTION,
     response_model=ApiResponse[MarketDetail],
@@ -159,6 +188,8 @@ Writer = Annotated[Actor, Depends(acting_with(Permission.WRITE))]
 Deleter = Annotated[Actor, Depends(acting_with(Permission.DELETE))]
 Moderator = Annotated[Actor, Depends(acting_as(Role.MODERATOR, Role.ADMIN))]
 MarketId = Annotated[UUID, Path(examples=[EXAMPLE_MARKET_ID])]
+OptionalKey = Annotated[str | None, IDEMPOTENCY.key(required=False)]
+"""Declared after the guard: a caller is refused before anything is replayed to them."""
 
 _IF_MATCH_PATTERN = r'^[ \t]*(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)[ \t]*$'
 IfMatch = Annotated[
@@ -215,7 +246,10 @@ _CREATE_DESCRIPTION = """Create a market; you are its creator. Needs the `write`
 It starts as a `draft` (visible only to you and to moderators) or `active` (open to
 buyers). The id, volume, outcome, version and timestamps are the server's: sending
 any of them is a 422. The answer is the market as `GET` returns it, with its `ETag`
-and its URL in `Location`."""
+and its URL in `Location`.
+
+Send an `Idempotency-Key` to make a retry safe: the same key and body get the first
+answer again instead of a second market."""
 
 _EDIT_DESCRIPTION = """Only the market's creator or a moderator may edit it; for anyone
 else it does not exist (404), even when they can read it. Statuses move draft → active →
@@ -234,15 +268,20 @@ lands while this one runs. The answer carries the new `ETag`."""
     response_model=ApiResponse[MarketDetail],
     responses={
         201: {"headers": {**_ETAG, **_LOCATION}},
-        **problem_responses(400, *permission_problems(Permission.WRITE)),
+        **problem_responses(
+            400, *permission_problems(Permission.WRITE), *IDEMPOTENCY.problems(required=False)
+        ),
     },
 )
-async def create_market(body: MarketCreate, service: MarketServiceDep, actor: Writer) -> Response:
+async def create_market(
+    body: MarketCreate, service: MarketServiceDep, actor: Writer, key: OptionalKey
+) -> Response:
+    del key
     return _written(await service.create(actor, body.draft()), created=True)
 
 
 @router.put(
-    "/{market_id}",
+    ONE_MARKET,
     summary="Replace a market",
     description=f"Set every field you own (name, description, status).\n\n{_EDIT_DESCRIPTION}",
     response_model=ApiResponse[MarketDetail],
@@ -260,7 +299,7 @@ async def replace_market(
 
 
 @router.patch(
-    "/{market_id}",
+    ONE_MARKET,
     summary="Edit a market",
     description=f"Change only the members sent; `null` is refused.\n\n{_EDIT_DESCRIPTION}",
     response_model=ApiResponse[MarketDetail],
@@ -278,7 +317,7 @@ async def edit_market(
 
 
 @router.delete(
-    "/{market_id}",
+    ONE_MARKET,
     status_code=204,
     summary="Delete a market",
     description="Delete a market and its positions. Needs the `delete` permission "

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
-from markets.api.dependencies import PositionServiceDep, acting_with
+from markets.api.dependencies import IDEMPOTENCY, PositionServiceDep, acting_with
 from markets.api.routes.markets import MarketId
 from markets.api.schemas.positions import PositionPurchase
 from markets.domain.errors import MarketNotActiveError, MarketNotFoundError, PositionNotFoundError
@@ -35,6 +35,7 @@ position_listing = Listing(
 PositionQuery = Annotated[ListQuery, Depends(position_listing.dependency())]
 Reader = Annotated[Actor, Depends(acting_with(Permission.READ))]
 Buyer = Annotated[Actor, Depends(acting_with(Permission.WRITE))]
+PurchaseKey = Annotated[str | None, IDEMPOTENCY.key(required=True)]
 PositionId = Annotated[UUID, Path(examples=[EXAMPLE_POSITION_ID])]
 
 _MARKET_NOT_FOUND = MarketNotFoundError(EXAMPLE_MARKET_ID)
@@ -78,7 +79,9 @@ async def list_market_positions(
     description="Take a position on an active market (409 otherwise): in one transaction "
     "the position is stored and the market's volume rises by its amount, so concurrent "
     "purchases never lose one. Needs the `write` permission. Amounts are exact, refused "
-    "rather than rounded: more than 4 decimal places, or not above 0, is a 422.",
+    "rather than rounded: more than 4 decimal places, or not above 0, is a 422.\n\n"
+    "An `Idempotency-Key` is required: a purchase whose answer was lost is retried with "
+    "the same key and body, and gets the first answer instead of buying twice.",
     response_model=ApiResponse[PositionDetail],
     responses={
         201: {"headers": _LOCATION},
@@ -87,12 +90,18 @@ async def list_market_positions(
             *permission_problems(Permission.WRITE),
             _MARKET_NOT_FOUND,
             MarketNotActiveError(UUID(EXAMPLE_MARKET_ID)),
+            *IDEMPOTENCY.problems(required=True),
         ),
     },
 )
 async def buy_position(
-    market_id: MarketId, body: PositionPurchase, service: PositionServiceDep, actor: Buyer
+    market_id: MarketId,
+    body: PositionPurchase,
+    service: PositionServiceDep,
+    actor: Buyer,
+    key: PurchaseKey,
 ) -> Response:
+    del key
     position = await service.buy(actor, market_id, body.bought_side(), body.amount)
     location = f"{router.prefix}/markets/{market_id}/positions/{position.id}"
     created = ApiResponse[PositionDetail](data=PositionDetail.from_object(position))

@@ -13,14 +13,17 @@ from typing import Annotated, Literal
 
 from pydantic import MISSING, BaseModel, ConfigDict, Field
 
-from markets.domain.markets import DESCRIPTION_MAX, NAME_MAX, MarketStatus, Outcome
+from markets.domain.markets import (
+    DESCRIPTION_MAX,
+    DESCRIPTION_PATTERN,
+    NAME_MAX,
+    NAME_PATTERN,
+    MarketStatus,
+    Outcome,
+)
 from markets.services.markets import MarketChanges, MarketDraft
 
 __all__ = ["MarketCreate", "MarketPatch", "MarketReplace", "MarketResolution"]
-
-_TEXT = r"[^\u0000-\u001f\u007f\ud800-\udfff]"
-NAME_PATTERN = rf"^{_TEXT}*[^\s\u0000-\u001f\u007f\ud800-\udfff]{_TEXT}*$"
-DESCRIPTION_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
 
 Name = Annotated[
     str,
