@@ -28,6 +28,7 @@ __all__ = [
     "AppSettings",
     "CacheBackendKind",
     "Environment",
+    "JobsBackendKind",
     "secret_weakness",
 ]
 
@@ -74,6 +75,15 @@ class CacheBackendKind(StrEnum):
 
 
 _REDIS_CACHES = frozenset({CacheBackendKind.REDIS, CacheBackendKind.TWO_LEVEL})
+
+
+class JobsBackendKind(StrEnum):
+    """Where background jobs run."""
+
+    INPROCESS = "inprocess"
+    """A worker inside the application process, reading the jobs table."""
+    CELERY = "celery"
+    """Celery workers, fed through a broker by the jobs relay."""
 
 
 def _split_csv(value: Any) -> Any:
@@ -196,6 +206,25 @@ class AppSettings(BaseSettings):
     jobs_shutdown_grace: float = Field(default=10.0, ge=0)
     """Seconds a stopping worker lets running jobs finish; jobs still running then are given
     back to the queue, their try not spent."""
+    jobs_backend: JobsBackendKind = JobsBackendKind.INPROCESS
+    """Who runs the jobs: `inprocess` (a worker inside the application takes them from the
+    jobs table) or `celery` (a relay publishes them to `jobs_broker_url`; Celery workers run
+    them)."""
+    jobs_broker_url: str | None = None
+    """Celery backend: the broker, Redis (`redis://…`) or RabbitMQ (`amqp://…`); default
+    `redis_url`."""
+    jobs_broker_visibility_timeout: float = Field(default=3600.0, gt=0)
+    """Celery on Redis: seconds a delivered job may stay unacknowledged before Redis delivers it
+    again (the relay republishes a killed worker's job once its lease expires, sooner)."""
+    jobs_broker_max_countdown: float = Field(default=600.0, ge=0)
+    """Celery: a job due later than this many seconds is not published at enqueue; the relay
+    publishes it when it is due (brokers redeliver or drop messages held back for long)."""
+    jobs_relay_interval: float = Field(default=1.0, gt=0)
+    """Celery: seconds between the relay's looks for committed jobs that are due and
+    unpublished."""
+    jobs_relay_redispatch_after: float = Field(default=3600.0, gt=0)
+    """Celery: seconds a published job may stay due and unclaimed before the relay publishes it
+    again (a message the broker lost)."""
 
     outbound_connect_timeout: float = Field(default=3.0, gt=0)
     """Seconds an outbound HTTP request may take to resolve and connect to another service."""
