@@ -71,7 +71,7 @@ clean: ## Remove caches and local state (keeps .venv)
 .PHONY: bench bench-smoke
 BENCH_PYTHON := $(CURDIR)/bench/peers/.venv/bin/python
 
-bench: sync ## Measure markets against its peers into bench/RESULTS.md (~6 min; installs wrk)
+bench: sync ## Measure markets against its peers into bench/RESULTS.md (~8 min; installs wrk)
 	@$(UV) sync --locked --quiet --project bench/peers
 	bash bench/install-wrk.sh
 	BENCH_COMMAND="make bench" $(BENCH_PYTHON) bench/run.py $(BENCH_ARGS)

@@ -20,6 +20,7 @@ from uvicorn.supervisors import ChangeReload, Multiprocess
 from markets.config import Settings
 from markets.domain.errors import EmailTakenError
 from markets.domain.users import EMAIL_PATTERN, MIN_PASSWORD_CHARS, Role
+from markets.jobs.celery_worker import POOLS, run_celery
 from markets.jobs.standalone import BACKENDS, run_worker
 from markets.migrate import upgrade
 from markets.repositories.unit_of_work import MarketsUnitOfWork
@@ -204,19 +205,42 @@ def create_user(
 def worker(
     backend: Annotated[
         str | None,
-        typer.Option(help="Job backend (default: MARKETS_JOBS_BACKEND if set, else inprocess)."),
+        typer.Option(
+            help="Job backend: inprocess (poll the jobs table) or celery (consume "
+            "MARKETS_JOBS_BROKER_URL, default MARKETS_REDIS_URL, and run the relay). "
+            "Default: MARKETS_JOBS_BACKEND."
+        ),
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the jobs due now, then exit (inprocess only).")
+    ] = False,
+    pool: Annotated[
+        str, typer.Option(help="Celery only: prefork (a process per job slot), solo or threads.")
+    ] = "prefork",
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Jobs run at once (default: MARKETS_JOBS_CONCURRENCY)."),
+    ] = None,
 ) -> None:
     """Run background jobs (emails, notifications, imports) until SIGINT or SIGTERM."""
     settings = _settings()
-    chosen = str(backend or getattr(settings, "jobs_backend", None) or BACKENDS[0]).lower()
+    chosen = str(backend or settings.jobs_backend).lower()
     if chosen not in BACKENDS:
         raise _fail(
             f"the {chosen!r} job backend is not available to `markets worker`; "
             f"choose {' or '.join(BACKENDS)}",
             code=2,
         )
+    if chosen == "celery":
+        if once:
+            raise _fail("--once runs the inprocess backend only", code=2)
+        if pool not in POOLS:
+            raise _fail(f"the {pool!r} pool is unknown; choose {', '.join(POOLS)}", code=2)
+        if not (settings.jobs_broker_url or settings.redis_url):
+            raise _fail("the celery backend needs MARKETS_JOBS_BROKER_URL or MARKETS_REDIS_URL", 2)
+        raise typer.Exit(code=run_celery(settings, pool=pool, concurrency=concurrency))
+    if concurrency is not None:
+        settings = settings.model_copy(update={"jobs_concurrency": concurrency})
     ran = asyncio.run(run_worker(settings, once=once))
     if once:
         console.print(f"[green]ran {ran} job tr{'y' if ran == 1 else 'ies'}[/green]")

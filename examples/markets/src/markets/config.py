@@ -35,6 +35,12 @@ class Settings(AppSettings):
     jobs_in_process: bool = True
     """Run a job worker inside each `markets serve` process; switch it off when separate
     `markets worker` processes run the jobs."""
+    jobs_queue: str = Field(default="markets-jobs", min_length=1, max_length=200)
+    """Celery backend: the broker queue the servers publish jobs to and `markets worker`
+    consumes."""
+    jobs_broker_key_prefix: str | None = Field(default=None, min_length=1, max_length=100)
+    """Celery on Redis: a prefix for every broker key, so that services (or test runs)
+    sharing one Redis database never see each other's messages."""
 
     mail_from: str = "markets <no-reply@markets.localhost>"
     """The `From` of every email the service sends."""

@@ -105,7 +105,8 @@ def create_app(
 
     A signed-in caller's requests count against their own rate-limit allowance, an
     anonymous caller's against their address. Jobs run in a worker inside the
-    process unless ``jobs_in_process`` is off (then ``markets worker`` runs them).
+    process unless ``jobs_in_process`` is off or ``jobs_backend`` is ``celery``
+    (then ``markets worker`` processes run them).
     """
     settings = settings or Settings()
     clock = clock or SystemClock()

@@ -62,9 +62,9 @@ def test_once_runs_what_is_due_and_exits(migrated: str, tmp_path: Path) -> None:
 
 
 def test_a_backend_it_does_not_run_is_refused(migrated: str) -> None:
-    result = CliRunner().invoke(cli, ["worker", "--backend", "celery"])
+    result = CliRunner().invoke(cli, ["worker", "--backend", "rq"])
     assert result.exit_code == 2
-    assert "'celery' job backend is not available" in result.output
+    assert "'rq' job backend is not available" in result.output
     assert "inprocess" in result.output
 
 

@@ -8,6 +8,12 @@ handlers on the app's database (the mail backend wrapped in retries and the
 else in memory) and, unless ``jobs_in_process`` is off, starts the worker:
 after the database, before the app is ready; drained before the database
 closes.
+
+With ``jobs_backend=celery`` the queue publishes each job to the broker
+once its transaction commits, and no worker runs in the process: ``markets
+worker`` processes run the jobs, and the relay beside them publishes any job
+whose publish was lost. The publishes are recorded on the app's database, so
+the relay does not repeat them.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from celery import Celery
 from starlette.requests import Request
 
 from markets.config import Settings
+from markets.jobs.broker import declared_registry, markets_celery_app
 from markets.jobs.handlers import JobHandlers
 from markets.mail import backend_mailer, resilient_mailer
 from markets.repositories.tables import JOB_TABLES
@@ -34,6 +42,7 @@ from tiered.clock import Clock
 from tiered.db import Database
 from tiered.errors import ConfigurationError
 from tiered.jobs import (
+    CeleryDispatcher,
     DeadLetterQueue,
     InProcessDispatcher,
     JobQueue,
@@ -41,6 +50,7 @@ from tiered.jobs import (
     JobWorker,
     JobWorkerOptions,
     TaskRegistry,
+    celery_dispatcher,
     job_worker_resource,
 )
 from tiered.resilience import (
@@ -50,6 +60,7 @@ from tiered.resilience import (
     MemoryBreakerBackend,
     RedisBreakerBackend,
 )
+from tiered.settings import JobsBackendKind
 from tiered.store import MemoryStore, RedisStore, Store
 
 __all__ = ["JOBS", "MarketsJobs", "markets_jobs"]
@@ -66,12 +77,19 @@ class MarketsJobs:
         *,
         mailer: Mailer | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        dispatcher: InProcessDispatcher | CeleryDispatcher | None = None,
     ) -> None:
         """``mailer`` replaces the configured backend *and* its retries (tests inject one);
-        ``sleep`` is the retry policy's wait (tests record it instead of waiting)."""
+        ``sleep`` is the retry policy's wait (tests record it instead of waiting);
+        ``dispatcher`` replaces the one ``jobs_backend`` calls for (a Celery worker gives
+        its own)."""
         self.settings = settings
         self.clock = clock
-        self.dispatcher = InProcessDispatcher()
+        self.celery: Celery | None = None
+        if dispatcher is None and settings.jobs_backend is JobsBackendKind.CELERY:
+            self.celery = markets_celery_app(settings, declared_registry(), clock=clock)
+            dispatcher = celery_dispatcher(self.celery, clock=clock)
+        self.dispatcher = dispatcher or InProcessDispatcher()
         self.queue = JobQueue(JOB_TABLES, dispatcher=self.dispatcher, clock=clock)
         self.breaker_metrics: BreakerMetrics | None = None
         self._mailer = mailer
@@ -83,8 +101,11 @@ class MarketsJobs:
     def in_process(self) -> bool:
         """Whether this app's process runs the jobs: ``jobs_in_process``, on the embedded
         backend (another backend's workers run them elsewhere)."""
-        backend = str(getattr(self.settings, "jobs_backend", "inprocess"))
-        return self.settings.jobs_in_process and backend == "inprocess"
+        return (
+            self.settings.jobs_in_process
+            and self.settings.jobs_backend is JobsBackendKind.INPROCESS
+            and isinstance(self.dispatcher, InProcessDispatcher)
+        )
 
     @property
     def database(self) -> Database:
@@ -122,15 +143,28 @@ class MarketsJobs:
             clock=self.clock,
         )
 
+    def attach(self, state: AppState) -> TaskRegistry:
+        """Bind the handlers (and the recording of publishes) to ``state``'s database."""
+        self._database = state.database
+        self._registry = self._handlers(state).registry()
+        if isinstance(self.dispatcher, CeleryDispatcher):
+            self.dispatcher.bind(state.database)
+        return self._registry
+
+    def detach(self) -> None:
+        if isinstance(self.dispatcher, CeleryDispatcher):
+            self.dispatcher.bind(None)
+        self._database = self._registry = None
+
     def resource(self, *, run_worker: bool | None = None) -> Resource:
         """Handlers on the app's database and, if ``run_worker`` (default:
         :attr:`in_process`), the in-process worker."""
         running = self.in_process if run_worker is None else run_worker
+        wakes = self.dispatcher if isinstance(self.dispatcher, InProcessDispatcher) else None
 
         @asynccontextmanager
         async def start(state: AppState) -> AsyncIterator[None]:
-            self._database = state.database
-            self._registry = self._handlers(state).registry()
+            self.attach(state)
             state.extras[JOBS] = self
             try:
                 async with AsyncExitStack() as stack:
@@ -138,7 +172,7 @@ class MarketsJobs:
                         worker = job_worker_resource(
                             self.registry,
                             JOB_TABLES,
-                            dispatcher=self.dispatcher,
+                            dispatcher=wakes,
                             options=JobWorkerOptions.from_settings(self.settings),
                             clock=self.clock,
                         )
@@ -146,7 +180,9 @@ class MarketsJobs:
                     yield
             finally:
                 state.extras.pop(JOBS, None)
-                self._database = self._registry = None
+                self.detach()
+                if self.celery is not None:
+                    self.celery.close()
 
         return start
 

@@ -6,6 +6,7 @@ the same settings; run it beside servers started with
 workers claim with ``SKIP LOCKED`` and never wait for one another).
 SIGINT or SIGTERM stops it gracefully: no new claims, running jobs get
 ``jobs_shutdown_grace`` seconds, the rest go back to the queue unspent.
+This is the ``inprocess`` backend; ``celery`` runs a Celery worker instead.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from tiered.redis_connection import connect_redis
 
 __all__ = ["BACKENDS", "run_worker"]
 
-BACKENDS = ("inprocess",)
-"""Job backends ``markets worker`` runs: the database's jobs table, polled by this process."""
+BACKENDS = ("inprocess", "celery")
+"""Job backends ``markets worker`` runs: the database's jobs table polled by this process,
+or the messages of a Celery broker (:mod:`markets.jobs.celery_worker`)."""
 
 
 async def run_worker(
