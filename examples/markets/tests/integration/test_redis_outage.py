@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from examples.markets.tests.processes import PrivateRedis, redis_server_binary
 from prometheus_client.parser import text_string_to_metric_families
 
 from markets.config import Settings
@@ -21,24 +19,12 @@ from markets.main import create_app
 from markets.migrate import upgrade
 from tiered.clock import FrozenClock
 from tiered.security import PasswordHasher
-from tiered.testing import app_client
+from tiered.testing import PrivateRedis, app_client
 
 pytestmark = pytest.mark.redis
 
 PASSWORD = "tram line to the harbour"
 MARKETS = "/api/v1/markets"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = PrivateRedis(redis_server_binary(), workdir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def total(metrics: str, name: str, **labels: str) -> float:
