@@ -17,6 +17,7 @@ import pytest
 
 from markets.migrate import head_revision
 from markets.services.demo_data import demo_market_name
+from tiered.testing import free_port
 
 # A question of words and well-formed numbers ($40,000 · #12 · 1.0 · 2031 · 60):
 # "0k", a leading zero, a stray brace or "None" cannot match.
@@ -25,16 +26,10 @@ _NUMBER = r"(?:\$[1-9]\d{0,2}(?:,\d{3})*|#[1-9]\d*|[1-9]\d*\.\d|[1-9]\d*)"
 SANE_NAME = re.compile(rf"^Will(?: (?:{_WORD}|{_NUMBER}))+\?$")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MARKETS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'var' / 'markets.db'}",
@@ -177,7 +172,7 @@ def test_serve_by_hand_on_the_dev_secrets_refuses_to_start(tmp_path: Path) -> No
     env = {key: value for key, value in os.environ.items() if not key.startswith("MARKETS_")}
     env["MARKETS_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/var/markets.db"
     done = subprocess.run(
-        [sys.executable, "-m", "markets", "serve", "--port", str(_free_port())],
+        [sys.executable, "-m", "markets", "serve", "--port", str(free_port())],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -7,7 +7,6 @@ for good (550) or for now (451).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -27,14 +26,9 @@ from markets.services.mail import MailRejectedError, MailUnavailableError
 from tiered.clock import FrozenClock
 from tiered.db import Database
 from tiered.jobs import JobStatus
+from tiered.testing import free_port
 
 from ..conftest import Accounts, jobs_of
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
