@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from markets import __version__
 from markets.api.authentication import (
     SECURITY_KIT,
-    PrivateResponsesMiddleware,
     SecurityKit,
     document_authentication,
 )
@@ -23,6 +22,7 @@ from markets.services.mail import Mailer
 from tiered.app import AppState, Resource
 from tiered.app import create_app as create_tiered_app
 from tiered.clock import Clock, SystemClock
+from tiered.http.private_responses import PrivateResponsesMiddleware
 from tiered.idempotency import idempotency_store, install_idempotency
 from tiered.resilience import BreakerMetrics
 from tiered.security import (

@@ -33,7 +33,6 @@ from tiered.errors import (
     InvalidInputError,
     problem_responses,
 )
-from tiered.http.private_responses import PrivateResponsesMiddleware
 from tiered.security import (
     API_KEY_HEADER,
     InvalidApiKeyError,
@@ -47,7 +46,6 @@ from tiered.security import (
 __all__ = [
     "TOKEN_URL",
     "Caller",
-    "PrivateResponsesMiddleware",
     "SecurityKit",
     "authenticate",
     "document_authentication",
