@@ -7,7 +7,6 @@ namespace (and deletes those it brings to zero), as the server would have.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,8 +15,9 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from tiered.clock import FrozenClock
-from tiered.redis_connection import connect_redis
 from tiered.store import MemoryStore, RedisStore, Store
+
+from ..redis_scratch import BACKENDS, let_time_pass, scratch_redis
 
 
 @dataclass
@@ -32,23 +32,10 @@ class Harness:
         if self.client is None:
             self.clock.advance(seconds)
             return
-        async for name in self.client.scan_iter(match=f"{self.prefix}:*"):
-            remaining = await self.client.pttl(name)
-            if remaining < 0:
-                continue
-            left = remaining - round(seconds * 1000)
-            if left <= 0:
-                await self.client.delete(name)
-            else:
-                await self.client.pexpire(name, left)
+        await let_time_pass(self.client, self.client.scan_iter(match=f"{self.prefix}:*"), seconds)
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("redis", id="redis", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -59,12 +46,8 @@ async def harness(store_kind: str, request: pytest.FixtureRequest) -> AsyncItera
     if store_kind == "memory":
         yield Harness("memory", MemoryStore(clock=clock), clock)
         return
-    url: str = request.getfixturevalue("redis_url")
-    client = connect_redis(url)
-    prefix = f"tiered-test-idempotency-{uuid.uuid4().hex}"
-    try:
+    async with scratch_redis(request.getfixturevalue("redis_url"), "idempotency") as (
+        client,
+        prefix,
+    ):
         yield Harness("redis", RedisStore(client).namespace(prefix), clock, client, prefix)
-    finally:
-        async for key in client.scan_iter(match=f"{prefix}:*"):
-            await client.delete(key)
-        await client.aclose()

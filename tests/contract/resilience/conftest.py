@@ -9,7 +9,6 @@ Redis keys carry a prefix unique to the test and are deleted afterwards.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,7 +17,6 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from tiered.clock import FrozenClock
-from tiered.redis_connection import connect_redis
 from tiered.resilience import (
     BreakerBackend,
     BreakerPolicy,
@@ -27,6 +25,8 @@ from tiered.resilience import (
     RedisBreakerBackend,
 )
 from tiered.store import MemoryStore, RedisStore
+
+from ..redis_scratch import BACKENDS, let_time_pass, scratch_redis
 
 POLICY = BreakerPolicy(
     failure_rate=0.5, minimum_calls=4, window=60.0, buckets=10, recovery_time=30.0, probe_lease=10.0
@@ -42,12 +42,7 @@ class Breakers:
     prefix: str = ""
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("redis", id="redis", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def backend_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -59,16 +54,10 @@ async def breakers(backend_kind: str, request: pytest.FixtureRequest) -> AsyncIt
         yield Breakers("memory", MemoryBreakerBackend(clock=clock), clock)
         return
     url: str = request.getfixturevalue("redis_url")
-    client = connect_redis(url, timeout=10)
-    prefix = f"tiered-test-breaker-{uuid.uuid4().hex}:"
-    try:
+    async with scratch_redis(url, "breaker", command_timeout=10) as (client, name):
+        prefix = f"{name}:"
         backend = RedisBreakerBackend(client, prefix=prefix, clock=clock)
         yield Breakers("redis", backend, clock, client, prefix)
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @dataclass
@@ -87,16 +76,7 @@ class Dedup:
             return
         store = self.deduplicator.store
         assert isinstance(store, RedisStore)
-        for key in keys:
-            name = store.redis_key(key)
-            remaining = await self.client.pttl(name)
-            if remaining < 0:
-                continue
-            left = remaining - round(seconds * 1000)
-            if left <= 0:
-                await self.client.delete(name)
-            else:
-                await self.client.pexpire(name, left)
+        await let_time_pass(self.client, [store.redis_key(key) for key in keys], seconds)
 
 
 @pytest_asyncio.fixture
@@ -106,13 +86,6 @@ async def dedup(backend_kind: str, request: pytest.FixtureRequest) -> AsyncItera
         yield Dedup("memory", Deduplicator(MemoryStore(clock=clock), clock=clock), clock)
         return
     url: str = request.getfixturevalue("redis_url")
-    client = connect_redis(url, timeout=10)
-    prefix = f"tiered-test-dedup-{uuid.uuid4().hex}"
-    try:
+    async with scratch_redis(url, "dedup", command_timeout=10) as (client, prefix):
         store = RedisStore(client).namespace(prefix)
         yield Dedup("redis", Deduplicator(store, clock=clock), clock, client)
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()

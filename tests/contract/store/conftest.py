@@ -1,14 +1,10 @@
 """The ``harness`` fixture: one store contract, run on memory and on real Redis.
 
-Time is moved, never waited for: the memory store runs on a ``FrozenClock``;
-on Redis, moving time by ``s`` seconds for some keys shortens their
-remaining TTL by ``s`` (and deletes them when it reaches zero), which is what
-the server would have done had the time passed.
+Time is moved, never waited for (see ``tests/contract/redis_scratch.py``).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,8 +13,9 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from tiered.clock import FrozenClock
-from tiered.redis_connection import connect_redis
 from tiered.store import MemoryStore, RedisStore, Store
+
+from ..redis_scratch import BACKENDS, let_time_pass, scratch_redis
 
 
 @dataclass
@@ -34,24 +31,10 @@ class StoreHarness:
             self.clock.advance(seconds)
             return
         assert isinstance(self.store, RedisStore)
-        for key in keys:
-            name = self.store.redis_key(key)
-            remaining = await self.client.pttl(name)
-            if remaining < 0:
-                continue
-            left = remaining - round(seconds * 1000)
-            if left <= 0:
-                await self.client.delete(name)
-            else:
-                await self.client.pexpire(name, left)
+        await let_time_pass(self.client, [self.store.redis_key(key) for key in keys], seconds)
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("redis", id="redis", marks=pytest.mark.redis),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -62,12 +45,5 @@ async def harness(store_kind: str, request: pytest.FixtureRequest) -> AsyncItera
     if store_kind == "memory":
         yield StoreHarness("memory", MemoryStore(max_keys=10_000, clock=clock), clock)
         return
-    url: str = request.getfixturevalue("redis_url")
-    client = connect_redis(url)
-    prefix = f"tiered-test-store-{uuid.uuid4().hex}"
-    try:
+    async with scratch_redis(request.getfixturevalue("redis_url"), "store") as (client, prefix):
         yield StoreHarness("redis", RedisStore(client).namespace(prefix), clock, client)
-    finally:
-        async for key in client.scan_iter(match=f"{prefix}:*"):
-            await client.delete(key)
-        await client.aclose()
