@@ -221,8 +221,8 @@ class MarketsJobs:
         return MemoryStore(clock=self.clock)
 
 
-def markets_jobs(request: Request) -> MarketsJobs:
-    """The app's jobs, for request handlers."""
+async def markets_jobs(request: Request) -> MarketsJobs:
+    """The app's jobs, for request handlers (async: a sync dependency hops through a thread)."""
     jobs = app_state(request).extras.get(JOBS)
     if not isinstance(jobs, MarketsJobs):
         raise ConfigurationError("The application lifespan has not started.")
