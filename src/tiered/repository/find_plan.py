@@ -63,9 +63,16 @@ class FindSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class FindPlan:
     rows: Select[Any]
-    """The page's rows, the ordering keys appended after the selected columns."""
+    """The page's rows, the ordering keys appended after the selected columns.
+
+    An offset page's rows end with the total: ``COUNT(*)`` over the same
+    conditions as an uncorrelated scalar subquery, which the database runs once
+    per statement (not a window, which would materialise every matching row).
+    One statement instead of two saves a round trip through the driver, about
+    as much CPU as the page's own SQL costs SQLite.
+    """
     count: Select[Any]
-    """``COUNT(*)`` over the same conditions (offset pages report a total)."""
+    """``COUNT(*)`` over the same conditions, for an offset page past the last row."""
     build: Callable[[Sequence[Any]], Any]
     keys: slice
     """Where the ordering keys sit in a row (for the next cursor)."""
@@ -164,6 +171,8 @@ def _build(source: FindSource, query: FindQuery) -> FindPlan:
             statement = statement.where(_after(source, query, order_columns))
         statement = statement.limit(limit)
     else:
+        total = count.scalar_subquery().correlate(None).label("total")
+        statement = statement.add_columns(total)
         statement = statement.offset(bindparam("offset", type_=Integer())).limit(limit)
     keys = slice(key_offset, key_offset + len(query.order))
     return FindPlan(statement, count, build, keys)

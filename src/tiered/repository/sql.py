@@ -142,10 +142,16 @@ class SqlBackend:
     async def _offset_page(
         self, plan: FindPlan, values: dict[str, Any], query: FindQuery, page: OffsetPage
     ) -> Page[Any]:
-        """The rows, then the total from a separate ``COUNT(*)`` (cheaper than a window)."""
+        """The rows and, in their last column, the total (see :attr:`FindPlan.rows`).
+
+        A page past the last row has no row to carry the total: only then does
+        the count run on its own.
+        """
         rows = (await self.session.execute(plan.rows, values)).all()
-        if page.offset == 0 and len(rows) < page.limit:
-            total = len(rows)
+        if rows:
+            total = int(rows[0][-1])
+        elif page.offset == 0:
+            total = 0
         else:
             total = int((await self.session.execute(plan.count, values)).scalar_one())
         more = page.offset + len(rows) < total
