@@ -142,7 +142,12 @@ class Lifespan:
 
 @contextmanager
 def _sqlalchemy_statements() -> Iterator[list[str]]:
-    """Statements from every engine's events, and the pool's pre-pings, which bypass them."""
+    """Statements from every engine's events, and the pool's pre-pings, which bypass them.
+
+    Where tiered is installed, its own recorder replaces the engine events: it sees
+    every statement SQLAlchemy runs and also those a repository runs on the driver
+    connection directly, which no engine event sees.
+    """
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.engine.default import DefaultDialect
@@ -159,13 +164,29 @@ def _sqlalchemy_statements() -> Iterator[list[str]]:
         statements.append(_PING)
         return ping(dialect, dbapi_connection)
 
-    event.listen(Engine, "before_cursor_execute", record)
+    tiered_recorder = _tiered_recorder()
+    if tiered_recorder is None:
+        event.listen(Engine, "before_cursor_execute", record)
     DefaultDialect._do_ping_w_event = counted_ping  # type: ignore[method-assign, assignment]
     try:
-        yield statements
+        if tiered_recorder is None:
+            yield statements
+        else:
+            with tiered_recorder as recorded:
+                yield statements
+            statements += [" ".join(statement.split()) for statement in recorded.statements]
     finally:
         DefaultDialect._do_ping_w_event = ping  # type: ignore[method-assign]
-        event.remove(Engine, "before_cursor_execute", record)
+        if tiered_recorder is None:
+            event.remove(Engine, "before_cursor_execute", record)
+
+
+def _tiered_recorder() -> Any:
+    try:
+        module = importlib.import_module("tiered.db")
+    except ImportError:
+        return None
+    return module.record_statements(strict=False)
 
 
 def _statement_recorder(module: Any) -> Callable[[], AbstractContextManager[list[str]]]:

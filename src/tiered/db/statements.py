@@ -24,6 +24,7 @@ __all__ = [
     "StatementRecorder",
     "install_statement_listener",
     "record_statements",
+    "report_statement",
 ]
 
 _active: ContextVar[tuple[StatementRecorder, ...]] = ContextVar("tiered_statements", default=())
@@ -89,6 +90,14 @@ def record_statements(threshold: int | None = None, *, strict: bool = True) -> S
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def report_statement(statement: str) -> None:
+    """Show ``statement`` to the active recorders: for SQL run on a driver connection directly."""
+    recorders = _active.get()
+    if recorders and not statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
+        for recorder in recorders:
+            recorder.record(statement)
 
 
 def _on_execute(connection: Any, cursor: Any, statement: str, *_args: Any) -> None:

@@ -18,6 +18,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from typing import Any, Protocol
 
@@ -76,6 +77,10 @@ class FindPlan:
     build: Callable[[Sequence[Any]], Any]
     keys: slice
     """Where the ordering keys sit in a row (for the next cursor)."""
+    reads_model: bool
+    """Rows of a read model (Core), not entities (ORM)."""
+    on_driver: dict[str, Any] = dataclass_field(default_factory=dict)
+    """The rows' statement compiled for a dialect's driver, by dialect name (filled on use)."""
 
 
 _PLANS: OrderedDict[tuple[Any, ...], FindPlan] = OrderedDict()
@@ -175,7 +180,7 @@ def _build(source: FindSource, query: FindQuery) -> FindPlan:
         statement = statement.add_columns(total)
         statement = statement.offset(bindparam("offset", type_=Integer())).limit(limit)
     keys = slice(key_offset, key_offset + len(query.order))
-    return FindPlan(statement, count, build, keys)
+    return FindPlan(statement, count, build, keys, reads_model=query.into is not None)
 
 
 def _conditions(source: FindSource, query: FindQuery) -> list[ColumnElement[bool]]:

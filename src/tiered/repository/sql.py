@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapper, selectinload
 
 from tiered.db.text import folded_contains, ordered
 from tiered.errors import ConfigurationError
+from tiered.repository.driver_rows import driver_statement, fetch_driver_rows
 from tiered.repository.find_plan import FindPlan, find_plan, find_values
 from tiered.repository.query import (
     CursorPage,
@@ -55,6 +56,7 @@ _OPERATORS: dict[Op, _Condition] = {
     Op.IN: _in,
     Op.CONTAINS: lambda column, value: folded_contains(column, str(value)),
 }
+_UNPREPARED: Any = object()
 _PARAMETER_LIMITS = {"postgresql": 32_767, "sqlite": 32_766}
 """Bound parameters one statement may carry (asyncpg's and SQLite's caps)."""
 
@@ -147,7 +149,7 @@ class SqlBackend:
         A page past the last row has no row to carry the total: only then does
         the count run on its own.
         """
-        rows = (await self.session.execute(plan.rows, values)).all()
+        rows = await self._rows(plan, values)
         if rows:
             total = int(rows[0][-1])
         elif page.offset == 0:
@@ -164,10 +166,24 @@ class SqlBackend:
             order=query.order,
         )
 
+    async def _rows(self, plan: FindPlan, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """The page's rows: a read model's on the driver when it can (see ``driver_rows``)."""
+        if plan.reads_model:
+            dialect = self.session.get_bind().dialect
+            prepared = plan.on_driver.get(dialect.name, _UNPREPARED)
+            if prepared is _UNPREPARED:
+                prepared = plan.on_driver[dialect.name] = driver_statement(plan.rows, dialect)
+            if prepared is not None:
+                fetched = await fetch_driver_rows(self.session, prepared, values)
+                if fetched is not None:
+                    return fetched
+        rows: Sequence[Sequence[Any]] = (await self.session.execute(plan.rows, values)).all()
+        return rows
+
     async def _cursor_page(
         self, plan: FindPlan, values: dict[str, Any], query: FindQuery, page: CursorPage
     ) -> Page[Any]:
-        rows = (await self.session.execute(plan.rows, values)).all()
+        rows = await self._rows(plan, values)
         more = len(rows) > page.limit
         rows = rows[: page.limit]
         next_after = tuple(rows[-1][plan.keys]) if more else None

@@ -1,8 +1,11 @@
 """Request-scoped providers: units of work, services, and who is calling.
 
 Providers are ``async def`` although they never await: FastAPI runs a sync
-dependency in its thread pool, a hop per request for nothing. Services get
-the application cache from the app state (``None`` when it is switched off).
+dependency in its thread pool, a hop per request for nothing. A service's
+provider builds its unit of work itself rather than depending on
+:func:`unit_of_work`: FastAPI resolves each level of a dependency tree on every
+request. Services get the application cache from the app state (``None`` when
+it is switched off).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from starlette.types import Scope
 
 from markets.api.authentication import Caller, authenticate
 from markets.domain.users import Actor, Permission, Role
-from markets.jobs import MarketsJobs, markets_jobs
+from markets.jobs import MarketsJobs, jobs_of, markets_jobs
 from markets.repositories.unit_of_work import MarketsUnitOfWork
 from markets.services.markets import MarketService
 from markets.services.positions import PositionService
@@ -49,23 +52,27 @@ __all__ = [
 JobsDep = Annotated[MarketsJobs, Depends(markets_jobs)]
 
 
-async def unit_of_work(request: Request, jobs: JobsDep) -> MarketsUnitOfWork:
+def _unit_of_work(request: Request) -> MarketsUnitOfWork:
+    return MarketsUnitOfWork(app_state(request).database.sessionmaker, jobs=jobs_of(request).queue)
+
+
+async def unit_of_work(request: Request) -> MarketsUnitOfWork:
     """A fresh unit of work per request; each use case opens its own transaction.
 
     Jobs it enqueues wake this process's worker once they commit.
     """
-    return MarketsUnitOfWork(app_state(request).database.sessionmaker, jobs=jobs.queue)
+    return _unit_of_work(request)
 
 
 UnitOfWorkDep = Annotated[MarketsUnitOfWork, Depends(unit_of_work)]
 
 
-async def market_service(request: Request, uow: UnitOfWorkDep) -> MarketService:
-    return MarketService(uow, cache=app_state(request).cache)
+async def market_service(request: Request) -> MarketService:
+    return MarketService(_unit_of_work(request), cache=app_state(request).cache)
 
 
-async def position_service(request: Request, uow: UnitOfWorkDep) -> PositionService:
-    return PositionService(uow, cache=app_state(request).cache)
+async def position_service(request: Request) -> PositionService:
+    return PositionService(_unit_of_work(request), cache=app_state(request).cache)
 
 
 CallerDep = Annotated[Caller | None, Depends(authenticate)]

@@ -63,7 +63,7 @@ from tiered.resilience import (
 from tiered.settings import JobsBackendKind
 from tiered.store import MemoryStore, RedisStore, Store
 
-__all__ = ["JOBS", "MarketsJobs", "markets_jobs"]
+__all__ = ["JOBS", "MarketsJobs", "jobs_of", "markets_jobs"]
 
 JOBS = "markets.jobs"
 """The key of the app's :class:`MarketsJobs` in ``app_state(request).extras``."""
@@ -221,9 +221,14 @@ class MarketsJobs:
         return MemoryStore(clock=self.clock)
 
 
-async def markets_jobs(request: Request) -> MarketsJobs:
-    """The app's jobs, for request handlers (async: a sync dependency hops through a thread)."""
+def jobs_of(request: Request) -> MarketsJobs:
+    """The app's jobs, for request handlers and the providers that build services."""
     jobs = app_state(request).extras.get(JOBS)
     if not isinstance(jobs, MarketsJobs):
         raise ConfigurationError("The application lifespan has not started.")
     return jobs
+
+
+async def markets_jobs(request: Request) -> MarketsJobs:
+    """:func:`jobs_of` as a dependency (async: a sync dependency hops through a thread)."""
+    return jobs_of(request)
