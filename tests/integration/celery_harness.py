@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,7 +30,7 @@ from tests.integration import celery_worker_app as worker_app
 from tiered.db import Database
 from tiered.jobs import CeleryDispatcher, CeleryPublisher, JobRecord, JobRef, JobStore
 from tiered.settings import AppSettings
-from tiered.testing import scratch_postgres_database
+from tiered.testing import ChildProcess, scratch_postgres_database, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60.0
@@ -119,7 +118,7 @@ class Setup:
     database: Database
     publisher: RecordingPublisher
     dispatcher: CeleryDispatcher
-    workers: list[WorkerProcess] = field(default_factory=list)
+    workers: list[ChildProcess] = field(default_factory=list)
 
     @property
     def store(self) -> JobStore:
@@ -161,22 +160,17 @@ class Setup:
 
     async def start_worker(
         self, *, pool: str = "solo", relay: bool = False, **env: str
-    ) -> WorkerProcess:
-        log = self.tmp_path / f"worker-{len(self.workers) + 1}.log"
+    ) -> ChildProcess:
         arguments = ["-m", "tests.integration.celery_worker_app", "--pool", pool]
         if relay:
             arguments.append("--relay")
-        with log.open("wb") as output:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *arguments,
-                cwd=ROOT,
-                env=self.worker_env(**env),
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        worker = WorkerProcess(process, log)
+        worker = await ChildProcess.start(
+            sys.executable,
+            *arguments,
+            log=self.tmp_path / f"worker-{len(self.workers) + 1}.log",
+            cwd=ROOT,
+            env=self.worker_env(**env),
+        )
         self.workers.append(worker)
         return worker
 
@@ -184,15 +178,7 @@ class Setup:
         self, check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT_SECONDS
     ) -> None:
         """Poll ``check`` until it holds; fail with the workers' logs after ``within`` seconds."""
-        try:
-            async with asyncio.timeout(within):
-                while not await check():
-                    for worker in self.workers:
-                        worker.assert_alive()
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            logs = "\n".join(worker.tail() for worker in self.workers)
-            raise AssertionError(f"timed out waiting for {what}\n{logs}") from None
+        await wait_until(check, what, self.workers, within)
 
     async def wait_for_status(self, job_id: UUID, status: Any) -> JobRecord:
         async def reached() -> bool:
@@ -209,39 +195,6 @@ class Setup:
         # URL: reset them, so the next test's app does not find them closed.
         self.app.close()
         pools.reset()
-
-
-class WorkerProcess:
-    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
-        self.process = process
-        self.log = log
-        self.expected_exit = False
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- {self.log.name} ---\n" + "\n".join(text.splitlines()[-lines:])
-
-    def assert_alive(self) -> None:
-        if self.process.returncode is not None and not self.expected_exit:
-            raise AssertionError(f"a worker exited ({self.process.returncode})\n{self.tail()}")
-
-    async def kill(self) -> None:
-        """SIGKILL: no shutdown, no acknowledgement, connections dropped by the kernel."""
-        self.expected_exit = True
-        os.killpg(self.process.pid, signal.SIGKILL)
-        assert await self.process.wait() == -signal.SIGKILL
-
-    async def stop(self, within: float = 20.0) -> None:
-        if self.process.returncode is not None:
-            return
-        self.expected_exit = True
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(within):
-                await self.process.wait()
-        except TimeoutError:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
 
 
 @asynccontextmanager

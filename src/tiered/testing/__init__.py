@@ -1,5 +1,6 @@
 """Test kit: in-process app client and real-service fixtures (pytest plugin)."""
 
+from tiered.testing.child_process import ChildProcess, wait_until
 from tiered.testing.client import app_client
 from tiered.testing.database import rollback_session, scratch_database, scratch_postgres_database
 from tiered.testing.private_servers import (
@@ -13,6 +14,7 @@ from tiered.testing.services import SERVICES, Service, in_ci, require_service
 
 __all__ = [
     "SERVICES",
+    "ChildProcess",
     "PrivateRedis",
     "Service",
     "app_client",
@@ -25,4 +27,5 @@ __all__ = [
     "scratch_database",
     "scratch_postgres_database",
     "wait_for_port",
+    "wait_until",
 ]

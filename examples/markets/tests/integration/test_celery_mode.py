@@ -27,8 +27,9 @@ from markets.config import Settings
 from markets.main import create_app
 from tiered.db import Database
 from tiered.security import PasswordHasher
+from tiered.testing import ChildProcess
 
-from ..celery_workers import Broker, MarketsWorker, wait_until
+from ..celery_workers import Broker, start_markets_worker, wait_until
 from ..conftest import Accounts
 
 IMPORT = "/api/v1/markets/import"
@@ -79,10 +80,10 @@ def markets_app(markets_settings: Settings, password_hasher: PasswordHasher) -> 
 @pytest.fixture
 async def workers(
     tmp_path: Path, broker: Broker, database_url: str
-) -> AsyncIterator[Callable[..., Awaitable[MarketsWorker]]]:
-    started: list[MarketsWorker] = []
+) -> AsyncIterator[Callable[..., Awaitable[ChildProcess]]]:
+    started: list[ChildProcess] = []
 
-    async def start(**environment: str) -> MarketsWorker:
+    async def start(**environment: str) -> ChildProcess:
         env = {
             **broker.environment(),
             "MARKETS_DATABASE_URL": database_url,
@@ -90,7 +91,7 @@ async def workers(
             "MARKETS_LOG_LEVEL": "INFO",
             **environment,
         }
-        worker = await MarketsWorker.start(tmp_path, env, f"worker-{len(started) + 1}")
+        worker = await start_markets_worker(tmp_path, env, f"worker-{len(started) + 1}")
         started.append(worker)
         return worker
 
@@ -124,7 +125,7 @@ async def imported(database: Database, creator_id: str) -> tuple[int, int]:
 async def test_jobs_go_through_the_broker_to_a_markets_worker(
     api: httpx.AsyncClient,
     accounts: Accounts,
-    workers: Callable[..., Awaitable[MarketsWorker]],
+    workers: Callable[..., Awaitable[ChildProcess]],
     database: Database,
     tmp_path: Path,
 ) -> None:
@@ -167,7 +168,7 @@ async def test_jobs_go_through_the_broker_to_a_markets_worker(
 async def test_a_worker_killed_mid_import_is_replaced_and_every_row_exists_once(
     api: httpx.AsyncClient,
     accounts: Accounts,
-    workers: Callable[..., Awaitable[MarketsWorker]],
+    workers: Callable[..., Awaitable[ChildProcess]],
     database: Database,
 ) -> None:
     slow = {"MARKETS_IMPORT_BATCH_SIZE": "1", "MARKETS_JOBS_LEASE_SECONDS": KILLED_LEASE_SECONDS}
