@@ -130,6 +130,9 @@ class AppSettings(BaseSettings):
     """Seconds after which a pooled connection is replaced (-1: never)."""
     database_connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait when opening a database connection."""
+    database_ping_idle_after: float = Field(default=10.0, ge=0)
+    """Seconds a pooled server connection may sit idle before it is pinged on reuse (0: on
+    every reuse); one the server has closed is replaced without a ping."""
 
     redis_url: str | None = None
     """Redis is used, and probed, only when set."""

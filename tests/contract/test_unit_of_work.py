@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.contract.repository.conftest import BASE_TIME
 from tests.contract.repository.domain import (
     Item,
@@ -445,6 +445,42 @@ async def test_deleting_a_never_stored_entity_is_a_404(make_uow: MakeUnitOfWork)
     assert caught.value.status == 404
 
 
+async def test_a_read_only_unit_of_work_refuses_every_kind_of_write(
+    make_uow: MakeUnitOfWork,
+) -> None:
+    ada = owner("ada")
+    async with make_uow() as uow:
+        await uow.owners.create(ada)
+    attempts: list[Callable[[ShopUnitOfWork], Awaitable[object]]] = [
+        lambda uow: uow.owners.create(owner("bob")),
+        lambda uow: uow.owners.delete_by_id(ada.id),
+        lambda uow: uow.owners.update_where([Filter.eq("id", ada.id)], {"name": "renamed"}),
+    ]
+    for attempt in attempts:
+        with pytest.raises(UnitOfWorkError, match="read-only unit of work cannot"):
+            async with make_uow().read_only() as reader:
+                await attempt(reader)
+    assert await stored_owner_names(make_uow) == ["ada"]
+
+
+async def test_a_read_only_unit_of_work_refuses_changes_to_a_loaded_entity(
+    make_uow: MakeUnitOfWork,
+) -> None:
+    ada = owner("ada")
+    async with make_uow() as uow:
+        await uow.owners.create(ada)
+
+    async def rename() -> None:
+        async with make_uow().read_only() as reader:
+            loaded = await reader.owners.get_one(ada.id)
+            loaded.name = "renamed"
+            await reader.owners.update(loaded)
+
+    with pytest.raises(UnitOfWorkError, match="read-only unit of work cannot"):
+        await rename()
+    assert await stored_owner_names(make_uow) == ["ada"]
+
+
 # -- isolation between units of work ---------------------------------------------------
 
 
@@ -618,6 +654,37 @@ async def test_sqlite_readers_send_no_begin_and_writers_begin_immediate(
 
 
 @pytest.mark.postgres
+async def _second_statement(uow: SqlShopUnitOfWork) -> tuple[bool, str]:
+    """Whether it ran in the first one's transaction, and that transaction's read-only setting.
+
+    ``now()`` is when the current transaction started.
+    """
+    first = (await uow.session.execute(text("SELECT now()"))).scalar_one()
+    second = "SELECT now(), current_setting('transaction_read_only')"
+    started, read_only = (await uow.session.execute(text(second))).one()
+    return started == first, str(read_only)
+
+
+async def test_postgres_readers_at_read_committed_run_in_autocommit(
+    postgres_database: Database,
+) -> None:
+    """Each statement takes its own snapshot at READ COMMITTED: a transaction adds nothing."""
+    async with SqlShopUnitOfWork(postgres_database.sessionmaker) as writer:
+        assert await _second_statement(writer) == (True, "off")
+    async with SqlShopUnitOfWork(postgres_database.sessionmaker).read_only() as reader:
+        assert await _second_statement(reader) == (False, "off")
+
+
+async def test_postgres_readers_at_repeatable_read_keep_one_read_only_transaction(
+    postgres_database: Database,
+) -> None:
+    """A stricter level promises one snapshot for all statements: that takes a transaction."""
+    engine = postgres_database.engine.execution_options(isolation_level="REPEATABLE READ")
+    stricter = async_sessionmaker(engine, expire_on_commit=False)
+    async with SqlShopUnitOfWork(stricter).read_only() as reader:
+        assert await _second_statement(reader) == (True, "on")
+
+
 async def test_two_concurrent_stale_writers_one_wins(postgres_database: Database) -> None:
     def make() -> SqlShopUnitOfWork:
         return SqlShopUnitOfWork(postgres_database.sessionmaker)

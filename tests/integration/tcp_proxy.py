@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 
 class TcpProxy:
@@ -13,6 +14,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._opened = 0
+        self._forgotten = 0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -30,23 +33,48 @@ class TcpProxy:
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
+    def forget_connections(self) -> None:
+        """Drop every open connection silently, like a NAT that forgot them.
+
+        Nothing is sent to either side: the client learns of it (a reset) only
+        when it next writes.
+        """
+        self._forgotten = self._opened
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
+        self._opened += 1
+        number = self._opened
         self._writers.update({writer, upstream_writer})
+
+        def forgotten() -> bool:
+            if number > self._forgotten:
+                return False
+            writer.transport.abort()
+            upstream_writer.transport.abort()
+            return True
+
         for task in (
-            asyncio.create_task(self._pipe(reader, upstream_writer)),
+            asyncio.create_task(self._pipe(reader, upstream_writer, forgotten)),
             asyncio.create_task(self._pipe(upstream_reader, writer)),
         ):
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        forgotten: Callable[[], bool] = lambda: False,
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if forgotten():
+                    return
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):

@@ -1,8 +1,9 @@
 """The async engine and session factory, configured from settings.
 
 SQLite gets WAL (readers never block the writer), enforced foreign keys and a
-busy timeout; a server database gets ``pool_pre_ping`` so a restart costs one
-failed ping, not a burst of 500s (a SQLite file needs none); sessions keep
+busy timeout; a server database's pooled connections are checked before reuse
+(see ``liveness``) so a restart costs a reconnect, not a burst of 500s (a
+SQLite file needs no check); sessions keep
 loaded attributes after commit (``expire_on_commit=False``) so responses can be
 built from them.
 """
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from tiered.clock import Clock, SystemClock
+from tiered.db.liveness import check_connections_on_checkout
 from tiered.db.statements import install_statement_listener
 from tiered.db.text import register_sqlite_functions
 from tiered.db.writer_lock import begin_statement
@@ -61,12 +64,9 @@ def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
     # Bound values (emails, hashes, tokens) never reach an error message or a log.
     options: dict[str, Any] = {
         "echo": settings.database_echo,
-        "pool_pre_ping": True,
         "hide_parameters": True,
     }
     if url.get_backend_name() == "sqlite":
-        # A local file cannot go away between two checkouts: no ping round trip.
-        options["pool_pre_ping"] = False
         if url.database in (None, "", ":memory:"):
             return {**options, "poolclass": StaticPool}
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -90,12 +90,20 @@ class Database:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_settings(cls, settings: AppSettings) -> Database:
+    def from_settings(cls, settings: AppSettings, *, clock: Clock | None = None) -> Database:
+        """The engine ``settings`` describe; ``clock`` times pooled connections' idleness."""
         url = make_url(settings.database_url)
         engine = create_async_engine(url, **_engine_options(settings, url))
         if url.get_backend_name() == "sqlite":
+            # A local file cannot go away between two checkouts: nothing to check.
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        else:
+            check_connections_on_checkout(
+                engine,
+                ping_after=settings.database_ping_idle_after,
+                monotonic=(clock or SystemClock()).monotonic,
+            )
         install_statement_listener(engine)
         return cls(engine)
 

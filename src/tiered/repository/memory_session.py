@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +149,8 @@ class InMemorySession:
         self._identity: dict[Key, Any] = {}
         self._loaded: dict[Key, dict[str, Any]] = {}
         self._savepoints: list[_Savepoint] = []
+        self.refuse_writes: Callable[[], Exception] | None = None
+        """Set by a read-only unit of work: the error every write raises."""
 
     # -- reading ------------------------------------------------------------------------
 
@@ -201,6 +203,8 @@ class InMemorySession:
         Like a SQL ``UPDATE``, it leaves a loaded object as it is: that object is
         now stale, and flushing a change to it is a version conflict.
         """
+        if self.refuse_writes is not None:
+            raise self.refuse_writes()
         previous = self._writes.get(key, _UNSEEN)
         if key not in self._bases:
             self._bases[key] = self.store.committed(key)

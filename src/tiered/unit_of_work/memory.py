@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from tiered.repository.memory_session import InMemorySession, InMemoryStore
 from tiered.unit_of_work.base import BaseUnitOfWork
+from tiered.unit_of_work.read_only import refused_write
 
 __all__ = ["InMemoryUnitOfWork"]
 
@@ -32,6 +33,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     async def _begin(self, *, read_only: bool) -> None:
         self.session = InMemorySession(self.store)
+        if read_only:
+            self.session.refuse_writes = lambda: refused_write("write")
         self.create_repositories(self.session)
 
     async def _commit(self) -> None:

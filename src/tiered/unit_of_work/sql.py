@@ -11,6 +11,7 @@ from tiered.db.writer_lock import BEGIN_OPTION, WriterLock, writer_lock
 from tiered.errors import DatabaseUnavailableError
 from tiered.repository.boundary import raise_for_database
 from tiered.unit_of_work.base import BaseUnitOfWork, UnitOfWorkError
+from tiered.unit_of_work.read_only import mark_read_only, reads_in_autocommit
 
 __all__ = ["UnitOfWork"]
 
@@ -81,8 +82,13 @@ class UnitOfWork(BaseUnitOfWork):
                 ) from error
             self._lock = lock
             await session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
-        elif dialect == "sqlite":
+            return
+        if read_only:
+            mark_read_only(session.sync_session)
+        if dialect == "sqlite":
             await session.connection(execution_options={BEGIN_OPTION: "NONE"})
+        elif dialect == "postgresql" and read_only and reads_in_autocommit(bind.engine):
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         elif dialect == "postgresql" and read_only:
             await session.connection(execution_options={"postgresql_readonly": True})
         else:
