@@ -76,6 +76,13 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield scratch
 
 
+@pytest_asyncio.fixture
+async def sqlite_only(tmp_path: Path) -> AsyncIterator[Database]:
+    """SQLite keeps datetimes as text, which any tool may have written."""
+    async with scratch_database(f"sqlite+aiosqlite:///{tmp_path / 'types.db'}", metadata) as db:
+        yield db
+
+
 async def _amounts(database: Database) -> list[Decimal]:
     async with database.engine.connect() as connection:
         result = await connection.execute(select(ledger.c.amount).order_by(ledger.c.id))
@@ -163,6 +170,29 @@ async def test_aware_datetimes_come_back_aware_in_utc(database: Database) -> Non
     assert stored == local
     assert stored.tzinfo is UTC
     assert stored.isoformat() == "2026-03-28T20:00:15.123456+00:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-28 20:00:15.123456", "2026-03-28T20:00:15.123456+00:00"),
+        ("2026-03-28 20:00:15", "2026-03-28T20:00:15+00:00"),
+        ("2026-03-28T20:00:15.5", "2026-03-28T20:00:15.500000+00:00"),
+        ("2026-03-28", "2026-03-28T00:00:00+00:00"),
+        ("2026-03-28T22:00:15+02:00", "2026-03-28T20:00:15+00:00"),
+        ("2026-03-28T20:00:15Z", "2026-03-28T20:00:15+00:00"),
+    ],
+)
+async def test_datetime_text_written_by_other_tools_reads_back_in_utc(
+    sqlite_only: Database, text: str, expected: str
+) -> None:
+    async with sqlite_only.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            f"INSERT INTO {ledger.name} (id, at) VALUES (1, ?)", (text,)
+        )
+        stored = await connection.scalar(select(ledger.c.at))
+    assert stored.tzinfo is UTC
+    assert stored.isoformat() == expected
 
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:

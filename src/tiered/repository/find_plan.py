@@ -64,7 +64,7 @@ class FindSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class FindPlan:
     rows: Select[Any]
-    """The page's rows, the ordering keys appended after the selected columns.
+    """The page's rows, then the ordering keys that are not among the selected columns.
 
     An offset page's rows end with the total: ``COUNT(*)`` over the same
     conditions as an uncorrelated scalar subquery, which the database runs once
@@ -75,12 +75,15 @@ class FindPlan:
     count: Select[Any]
     """``COUNT(*)`` over the same conditions, for an offset page past the last row."""
     build: Callable[[Sequence[Any]], Any]
-    keys: slice
+    keys: tuple[int, ...]
     """Where the ordering keys sit in a row (for the next cursor)."""
     reads_model: bool
     """Rows of a read model (Core), not entities (ORM)."""
     on_driver: dict[str, Any] = dataclass_field(default_factory=dict)
     """The rows' statement compiled for a dialect's driver, by dialect name (filled on use)."""
+
+    def keys_of(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(row[index] for index in self.keys)
 
 
 _PLANS: OrderedDict[tuple[Any, ...], FindPlan] = OrderedDict()
@@ -152,18 +155,21 @@ def _filter_shape(item: Filter) -> tuple[Any, ...]:
 
 def _build(source: FindSource, query: FindQuery) -> FindPlan:
     order_columns = [source.column(key.field) for key in query.order]
+    selected: tuple[ColumnElement[Any], ...] = ()
     if query.into is None:
         statement: Select[Any] = select(source.model_class).options(*source.eager(query.load))
         build: Callable[[Sequence[Any]], Any] = operator.itemgetter(0)
-        key_offset = 1
+        width = 1
     else:
         plan = read_plan(source.mapper, query.into)
         statement = select(*plan.columns).select_from(plan.source)
         build = plan.build
-        key_offset = len(plan.columns)
+        selected = plan.columns
+        width = len(plan.columns)
+    key_indexes, extra = _key_positions(order_columns, selected, width)
     conditions = _conditions(source, query)
     count = select(func.count()).select_from(source.mapper.local_table).where(*conditions)
-    statement = statement.add_columns(*order_columns).where(*conditions)
+    statement = statement.add_columns(*extra).where(*conditions)
     statement = statement.order_by(
         *(
             ordered(column).desc() if key.descending else ordered(column).asc()
@@ -179,8 +185,26 @@ def _build(source: FindSource, query: FindQuery) -> FindPlan:
         total = count.scalar_subquery().correlate(None).label("total")
         statement = statement.add_columns(total)
         statement = statement.offset(bindparam("offset", type_=Integer())).limit(limit)
-    keys = slice(key_offset, key_offset + len(query.order))
-    return FindPlan(statement, count, build, keys, reads_model=query.into is not None)
+    return FindPlan(statement, count, build, key_indexes, reads_model=query.into is not None)
+
+
+def _key_positions(
+    order_columns: Sequence[ColumnElement[Any]], selected: Sequence[ColumnElement[Any]], width: int
+) -> tuple[tuple[int, ...], list[ColumnElement[Any]]]:
+    """Where each ordering key sits in a row, and the key columns to append to the selection.
+
+    A key the read model already selects is read from its column: appending it
+    again would transfer and convert the same value twice on every row.
+    """
+    indexes: list[int] = []
+    extra: list[ColumnElement[Any]] = []
+    for column in order_columns:
+        position = next((index for index, chosen in enumerate(selected) if chosen is column), None)
+        if position is None:
+            position = width + len(extra)
+            extra.append(column)
+        indexes.append(position)
+    return tuple(indexes), extra
 
 
 def _conditions(source: FindSource, query: FindQuery) -> list[ColumnElement[bool]]:

@@ -162,7 +162,7 @@ class SqlBackend:
             page.limit,
             total=total,
             offset=page.offset,
-            next_after=tuple(rows[-1][plan.keys]) if more and rows else None,
+            next_after=plan.keys_of(rows[-1]) if more and rows else None,
             order=query.order,
         )
 
@@ -186,7 +186,7 @@ class SqlBackend:
         rows = await self._rows(plan, values)
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        next_after = tuple(rows[-1][plan.keys]) if more else None
+        next_after = plan.keys_of(rows[-1]) if more else None
         return Page(
             [plan.build(row) for row in rows], page.limit, next_after=next_after, order=query.order
         )
