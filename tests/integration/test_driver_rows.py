@@ -1,15 +1,17 @@
-"""Read models on SQLite are fetched on the session's driver connection, and nothing else changes.
+"""Read models are fetched on the session's driver connection, and nothing else changes.
 
-The rows, the statement recorders, the classification of errors and the
-statement SQLAlchemy logs with ``echo`` are the same as on SQLAlchemy's own
-path; only the cost differs (one round trip to the driver's thread, not four).
+On SQLite, and on PostgreSQL in autocommit (a read-only unit of work): the
+rows, the statement recorders, the classification of errors and the statement
+SQLAlchemy logs with ``echo`` are the same as on SQLAlchemy's own path; only
+the cost differs.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,16 +34,30 @@ from tiered.db import Database, record_statements
 from tiered.errors import DatabaseMisuseError
 from tiered.repository import CursorPage, Filter, OffsetPage, Op, SortKey
 from tiered.settings import AppSettings
+from tiered.testing import scratch_postgres_database
 
 pytestmark = pytest.mark.asyncio
 
 _START = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest_asyncio.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"
+        return
+    async with scratch_postgres_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
 @pytest_asyncio.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"
-    database = Database.from_settings(AppSettings(environment="test", database_url=url))
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = Database.from_settings(AppSettings(environment="test", database_url=database_url))
     async with database.engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     async with database.session() as session:
@@ -81,6 +97,15 @@ def sqlalchemy_cursor_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
+@asynccontextmanager
+async def reading(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session as a read-only unit of work opens it: in autocommit on PostgreSQL."""
+    async with database.session() as session:
+        if database.url.get_backend_name() == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 async def _pages(session: AsyncSession) -> list[Any]:
     items = ItemRepository(session)
     status = [Filter("status", Op.IN, ("open", "closed", None))]
@@ -109,7 +134,7 @@ async def _pages(session: AsyncSession) -> list[Any]:
 
 
 async def test_a_read_model_page_runs_on_the_driver_connection(database: Database) -> None:
-    async with database.session() as session:
+    async with reading(database) as session:
         with (
             sqlalchemy_cursor_statements(database.engine) as through_sqlalchemy,
             record_statements() as recorded,
@@ -133,12 +158,13 @@ async def test_a_read_model_page_runs_on_the_driver_connection(database: Databas
 
 
 async def test_the_rows_are_those_sqlalchemy_returns(database: Database) -> None:
-    async with database.session() as session:
+    async with reading(database) as session:
         fast = await _pages(session)
-    settings = AppSettings(environment="test", database_url=str(database.url), database_echo=True)
+    url = database.url.render_as_string(hide_password=False)
+    settings = AppSettings(environment="test", database_url=url, database_echo=True)
     echoing = Database.from_settings(settings)
     try:
-        async with echoing.session() as session:
+        async with reading(echoing) as session:
             with sqlalchemy_cursor_statements(echoing.engine) as through_sqlalchemy:
                 slow = await _pages(session)
     finally:
@@ -157,17 +183,42 @@ async def test_the_rows_are_those_sqlalchemy_returns(database: Database) -> None
 async def test_a_driver_error_is_classified_as_on_sqlalchemys_path(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.execute(text("DROP TABLE contract_items"))
-    async with database.session() as session:
-        with pytest.raises(DatabaseMisuseError) as raised:
+    async with reading(database) as session:
+        with (
+            sqlalchemy_cursor_statements(database.engine) as through_sqlalchemy,
+            pytest.raises(DatabaseMisuseError) as raised,
+        ):
             await ItemRepository(session).find(into=ItemSummary)
-    assert "no such table" in str(raised.value.__cause__)
+    assert through_sqlalchemy == []
+    assert re.search(r"no such table|does not exist", str(raised.value.__cause__))
 
 
 async def test_a_schema_translate_map_keeps_sqlalchemys_path(database: Database) -> None:
-    translated = Database(database.engine.execution_options(schema_translate_map={None: "main"}))
-    async with translated.session() as session:
+    schema = "main" if database.url.get_backend_name() == "sqlite" else "public"
+    translated = Database(database.engine.execution_options(schema_translate_map={None: schema}))
+    async with reading(translated) as session:
         with sqlalchemy_cursor_statements(translated.engine) as through_sqlalchemy:
             page = await ItemRepository(session).find(into=ItemSummary)
     assert page.total == 12
     (statement,) = through_sqlalchemy
-    assert "main.contract_items" in statement
+    assert f"{schema}.contract_items" in statement
+
+
+@pytest.mark.postgres
+async def test_inside_a_postgres_transaction_sqlalchemy_runs_the_statement(
+    postgres_url: str,
+) -> None:
+    """SQLAlchemy's asyncpg adapter begins its transaction with the first statement it runs:
+    one run beside it could land outside the transaction."""
+    async with scratch_postgres_database(postgres_url) as url:
+        database = Database.from_settings(AppSettings(environment="test", database_url=url))
+        try:
+            async with database.engine.begin() as connection:
+                await connection.run_sync(metadata.create_all)
+            async with database.session() as session, session.begin():
+                with sqlalchemy_cursor_statements(database.engine) as through_sqlalchemy:
+                    page = await ItemRepository(session).find(into=ItemSummary)
+            assert page.total == 0
+            assert len(through_sqlalchemy) == 1
+        finally:
+            await database.dispose()

@@ -1,24 +1,27 @@
-"""A read model's rows fetched on the session's own SQLite connection, in one thread hop.
+"""A read model's rows fetched on the session's own driver connection, in one driver call.
 
-aiosqlite runs every call on the connection's thread, and SQLAlchemy's adapter
-makes four calls per statement (open a cursor, execute, fetch, close the
-cursor): four round trips between the event loop and that thread, plus the
-execution context, for a page that SQLite itself reads in less time. Measured
-here on a list of 50 markets: 6.7 M instructions through
-``AsyncSession.execute``, 2.7 M for the same SQL through
-``aiosqlite.Connection.execute_fetchall`` (one round trip), of which SQLite's
-own work is 2.0 M.
+SQLAlchemy's async adapters wrap every statement in a DBAPI cursor: on aiosqlite
+that is four round trips to the connection's thread (open a cursor, execute,
+fetch, close it), and on both drivers an execution context and a result object
+per statement. Measured here on a list of 50 markets: 6.7 M instructions through
+``AsyncSession.execute`` on SQLite, 2.7 M for the same SQL through
+``aiosqlite.Connection.execute_fetchall``, of which SQLite's own work is 2.0 M;
+on PostgreSQL, SQLAlchemy's path cost twice the CPU of asyncpg's ``fetch``.
 
-So a read model's statement, already compiled once per query shape, runs on
-the driver connection the session holds, inside the session's transaction.
-Nothing else changes: SQLAlchemy still renders the SQL (expanding ``IN`` lists
-included), the bound values go through the bind processors SQLAlchemy would
-apply, the rows through its result processors (UUIDs, UTC datetimes, exact
-decimals, enums), statement recorders see the statement, and a driver error is
-a ``sqlite3`` error that the repository's database boundary classifies as it
-classifies any other. With ``echo`` on (SQLAlchemy logs what it runs) or a
-``schema_translate_map`` (applied when SQLAlchemy executes), and on other
-drivers, the statement takes SQLAlchemy's path.
+So a read model's statement, already compiled once per query shape, runs on the
+driver connection the session holds. Nothing else changes: SQLAlchemy still
+renders the SQL (expanding ``IN`` lists included), the bound values go through
+the bind processors SQLAlchemy would apply, the rows through its result
+processors (UUIDs, UTC datetimes, exact decimals, enums), statement recorders
+see the statement, and a driver error is a ``sqlite3`` or ``asyncpg`` error
+that the repository's database boundary classifies as it classifies any other.
+
+SQLAlchemy keeps the statement with ``echo`` on (it logs what it runs), with a
+``schema_translate_map`` (applied when it executes), on other drivers, and on
+asyncpg unless the connection is in autocommit (a read-only unit of work at
+``READ COMMITTED``): SQLAlchemy's asyncpg adapter begins its transaction lazily,
+with the first statement it runs, so a statement run beside it could land
+outside the transaction.
 """
 
 from __future__ import annotations
@@ -28,28 +31,48 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Dialect, Select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 from tiered.db.statements import report_statement
 
 __all__ = ["DriverStatement", "driver_statement", "fetch_driver_rows"]
 
 _Processor = Callable[[Any], Any]
+_Converters = tuple[tuple[int, _Processor], ...]
+_DRIVERS = frozenset({"aiosqlite", "asyncpg"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DriverStatement:
     compiled: SQLCompiler
+    dialect: Dialect
     binders: Mapping[str, _Processor]
     """The bind processor of each parameter that has one, by name."""
-    converters: tuple[tuple[int, _Processor], ...]
-    """``(column index, result processor)`` for each column that has one."""
+    types: tuple[TypeEngine[Any], ...]
+    """The selected columns' types."""
+    converters: _Converters | None
+    """``(column index, result processor)`` for each column that has one; on asyncpg,
+    known once the statement has run (a processor may depend on the column's type code)."""
+
+    @property
+    def on_asyncpg(self) -> bool:
+        return self.dialect.driver == "asyncpg"
+
+    def learn_converters(self, type_codes: Sequence[Any]) -> _Converters:
+        converters = []
+        for index, (column_type, code) in enumerate(zip(self.types, type_codes, strict=True)):
+            processor = column_type.dialect_impl(self.dialect).result_processor(self.dialect, code)
+            if processor is not None:
+                converters.append((index, processor))
+        self.converters = tuple(converters)
+        return self.converters
 
 
 def driver_statement(statement: Select[Any], dialect: Dialect) -> DriverStatement | None:
     """``statement`` compiled for ``dialect``'s driver, or ``None`` to use SQLAlchemy's path."""
-    if dialect.driver != "aiosqlite":
+    if dialect.driver not in _DRIVERS:
         return None
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
@@ -58,12 +81,21 @@ def driver_statement(statement: Select[Any], dialect: Dialect) -> DriverStatemen
         binder = parameter.type.dialect_impl(dialect).bind_processor(dialect)
         if binder is not None:
             binders[name] = binder
-    converters = []
-    for index, column in enumerate(statement.selected_columns):
-        processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
-        if processor is not None:
-            converters.append((index, processor))
-    return DriverStatement(compiled, binders, tuple(converters))
+    types = tuple(column.type for column in statement.selected_columns)
+    prepared = DriverStatement(compiled, dialect, binders, types, None)
+    if not prepared.on_asyncpg:
+        prepared.learn_converters([None] * len(types))
+    return prepared
+
+
+def _takes_sqlalchemys_path(connection: AsyncConnection, statement: DriverStatement) -> bool:
+    sync = connection.sync_connection
+    if sync is None or sync.engine.echo:
+        return True
+    options = sync.get_execution_options()
+    if options.get("schema_translate_map"):
+        return True
+    return statement.on_asyncpg and options.get("isolation_level") != "AUTOCOMMIT"
 
 
 async def fetch_driver_rows(
@@ -71,8 +103,7 @@ async def fetch_driver_rows(
 ) -> Sequence[Sequence[Any]] | None:
     """The processed rows, or ``None`` when this session must use SQLAlchemy's path."""
     connection = await session.connection()
-    sync = connection.sync_connection
-    if sync is None or sync.engine.echo or sync.get_execution_options().get("schema_translate_map"):
+    if _takes_sqlalchemys_path(connection, statement):
         return None
     driver: Any = (await connection.get_raw_connection()).driver_connection
     state = statement.compiled.construct_expanded_state(values)
@@ -84,8 +115,18 @@ async def fetch_driver_rows(
         processor = processors.get(name)
         parameters.append(value if processor is None else processor(value))
     report_statement(state.statement)
-    rows: Sequence[Any] = await driver.execute_fetchall(state.statement, parameters)
     converters = statement.converters
+    rows: Sequence[Any]
+    if not statement.on_asyncpg:
+        rows = await driver.execute_fetchall(state.statement, parameters)
+    elif converters is None:
+        prepared = await driver.prepare(state.statement)
+        converters = statement.learn_converters(
+            [attribute.type.oid for attribute in prepared.get_attributes()]
+        )
+        rows = await prepared.fetch(*parameters)
+    else:
+        rows = await driver.fetch(state.statement, *parameters)
     if not converters:
         return rows
     processed = []
