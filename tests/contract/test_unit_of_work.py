@@ -628,6 +628,35 @@ async def test_fifty_concurrent_increments_sum_exactly(
     assert (stored.score, stored.version) == (sum(amounts), 51)
 
 
+async def test_a_read_only_unit_of_work_ends_without_a_commit_and_still_runs_its_hooks(
+    make_sql_uow: Callable[[], SqlShopUnitOfWork],
+) -> None:
+    """Closing the session ends what a reader began: a commit would be a call for nothing."""
+    commits: list[object] = []
+    ran: list[str] = []
+    uow = make_sql_uow()
+
+    async def hook() -> None:
+        ran.append("hook")
+
+    def record(connection: object) -> None:
+        commits.append(connection)
+
+    async with uow.read_only() as reader:
+        engine = reader.session.get_bind()
+        event.listen(engine, "commit", record)
+        assert await reader.owners.count() == 0
+        reader.after_commit(hook)
+    try:
+        assert commits == []
+        assert ran == ["hook"]
+        async with make_sql_uow() as writer:
+            await writer.owners.create(owner("ada"))
+        assert len(commits) == 1
+    finally:
+        event.remove(engine, "commit", record)
+
+
 async def test_sqlite_readers_send_no_begin_and_writers_begin_immediate(
     sqlite_database: Database,
 ) -> None:

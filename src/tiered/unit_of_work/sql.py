@@ -45,11 +45,13 @@ class UnitOfWork(BaseUnitOfWork):
         self._sessionmaker = sessionmaker
         self._writer_wait = writer_wait
         self._lock: WriterLock | None = None
+        self._reads_only = False
 
     def create_repositories(self, session: AsyncSession) -> None:
         """Create repositories on ``session``; called on every ``async with``."""
 
     async def _begin(self, *, read_only: bool) -> None:
+        self._reads_only = read_only
         session = self._sessionmaker()
         try:
             await self._start(session, read_only=read_only)
@@ -100,6 +102,8 @@ class UnitOfWork(BaseUnitOfWork):
             lock.release()
 
     async def _commit(self) -> None:
+        if self._reads_only:
+            return  # nothing to keep: closing the session ends its transaction, if any
         try:
             await self.session.commit()
         except Exception as error:
