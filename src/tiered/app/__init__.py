@@ -2,6 +2,7 @@
 
 from tiered.app.factory import create_app
 from tiered.app.lifespan import Resource
+from tiered.app.routes import add_routes
 from tiered.app.state import AppState, app_state
 
-__all__ = ["AppState", "Resource", "app_state", "create_app"]
+__all__ = ["AppState", "Resource", "add_routes", "app_state", "create_app"]

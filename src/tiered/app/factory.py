@@ -12,6 +12,7 @@ from starlette.requests import Request
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tiered.app.lifespan import Resource, build_lifespan
+from tiered.app.routes import add_routes
 from tiered.app.state import AppState, app_state
 from tiered.cache import CacheMetrics
 from tiered.errors import document_problems, install_problem_handlers, problems_router
@@ -123,11 +124,11 @@ def create_app(
     app.state.metrics = metrics
     app.state.cursor_codec = CursorCodec(settings.cursor_secret.get_secret_value())
     install_problem_handlers(app)
-    app.include_router(health_router(probes=_probes))
+    add_routes(app, health_router(probes=_probes))
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
-    app.include_router(problems_router())
+    add_routes(app, problems_router())
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     install_offline_docs(app)
     if limiting:
         prepare_rate_limiting(app, limiter)

@@ -105,7 +105,12 @@ async def fetch_driver_rows(
     connection = await session.connection()
     if _takes_sqlalchemys_path(connection, statement):
         return None
-    driver: Any = (await connection.get_raw_connection()).driver_connection
+    sync = connection.sync_connection
+    assert sync is not None
+    if sync.invalidated or sync.closed:  # reconnecting takes the event loop
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+    else:
+        driver = sync.connection.driver_connection
     state = statement.compiled.construct_expanded_state(values)
     processors: Mapping[str, _Processor] = statement.binders
     if state.processors:
