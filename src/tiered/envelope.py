@@ -14,9 +14,12 @@ alone shows ``"limit": 0`` and page metadata on single resources.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, get_args, get_origin
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.responses import Response
 
@@ -142,3 +145,61 @@ class PageResponse(BaseModel, Generic[T]):
     @classmethod
     def of(cls, items: Iterable[T], meta: PageMeta) -> PageResponse[T]:
         return cls(data=list(items), meta=meta)
+
+    @classmethod
+    def respond(
+        cls,
+        items: Sequence[T],
+        meta: PageMeta,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The page as JSON: the bytes ``json_response(cls.of(items, meta))`` would send.
+
+        A repository's page of read models (``find(..., into=Model)``) holds rows:
+        they go to JSON as plain values, without a model per row, when ``Model``
+        is this page's item type and serialises plainly. Anything else goes
+        through the models and pydantic.
+        """
+        content = _plain_page(cls, items, meta)
+        if content is None:
+            content = (page := cls.of(items, meta)).__pydantic_serializer__.to_json(page)
+        return Response(content, status_code, headers, media_type="application/json")
+
+
+class _JsonRows(Protocol):
+    """Rows that can hand themselves to a JSON encoder (``tiered.repository.ReadRows``)."""
+
+    @property
+    def model(self) -> type[BaseModel]: ...
+
+    def json_ready(self) -> list[dict[str, Any]] | None: ...
+
+
+def _plain(value: Any) -> str:
+    """What orjson does not know and pydantic writes as a string."""
+    if isinstance(value, Decimal | uuid.UUID):  # a driver's own UUID class included
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _plain_page(
+    page: type[PageResponse[Any]], items: Sequence[Any], meta: PageMeta
+) -> bytes | None:
+    item_type = get_args(page.model_fields["data"].annotation)[0]
+    if getattr(items, "model", None) is not item_type:
+        return None
+    rows: _JsonRows = items  # type: ignore[assignment]
+    ready = rows.json_ready()
+    if ready is None:
+        return None
+    body = {
+        "success": True,
+        "data": ready,
+        "meta": orjson.Fragment(meta.__pydantic_serializer__.to_json(meta)),
+    }
+    try:
+        return orjson.dumps(body, default=_plain, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: pydantic knows it
+        return None

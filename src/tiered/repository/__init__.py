@@ -21,6 +21,7 @@ from tiered.repository.query import (
     parse_sort,
 )
 from tiered.repository.read_model import ReadModel
+from tiered.repository.read_rows import ReadRows
 from tiered.repository.repository import Repository
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "ReadModel",
+    "ReadRows",
     "Relation",
     "Repository",
     "SortKey",

@@ -39,7 +39,7 @@ from sqlalchemy.sql import FromClause
 
 from tiered.db.text import contains_pattern, folded, ordered
 from tiered.repository.query import CursorPage, Filter, FindQuery, Op
-from tiered.repository.read_model import ReadModel, read_model_fields
+from tiered.repository.read_model import ReadModel, read_model_fields, serialises_plainly
 
 __all__ = ["FindPlan", "FindSource", "find_plan", "find_values"]
 
@@ -74,11 +74,12 @@ class FindPlan:
     """
     count: Select[Any]
     """``COUNT(*)`` over the same conditions, for an offset page past the last row."""
-    build: Callable[[Sequence[Any]], Any]
+    entity: Callable[[Sequence[Any]], Any]
+    """A row → its entity (ORM rows); read models are built by ``read``."""
     keys: tuple[int, ...]
     """Where the ordering keys sit in a row (for the next cursor)."""
-    reads_model: bool
-    """Rows of a read model (Core), not entities (ORM)."""
+    read: ReadPlan | None
+    """How rows become a read model (Core), ``None`` for entities (ORM)."""
     on_driver: dict[str, Any] = dataclass_field(default_factory=dict)
     """The rows' statement compiled for a dialect's driver, by dialect name (filled on use)."""
 
@@ -156,16 +157,15 @@ def _filter_shape(item: Filter) -> tuple[Any, ...]:
 def _build(source: FindSource, query: FindQuery) -> FindPlan:
     order_columns = [source.column(key.field) for key in query.order]
     selected: tuple[ColumnElement[Any], ...] = ()
+    read = None
     if query.into is None:
         statement: Select[Any] = select(source.model_class).options(*source.eager(query.load))
-        build: Callable[[Sequence[Any]], Any] = operator.itemgetter(0)
         width = 1
     else:
-        plan = read_plan(source.mapper, query.into)
-        statement = select(*plan.columns).select_from(plan.source)
-        build = plan.build
-        selected = plan.columns
-        width = len(plan.columns)
+        read = read_plan(source.mapper, query.into)
+        statement = select(*read.columns).select_from(read.source)
+        selected = read.columns
+        width = len(read.columns)
     key_indexes, extra = _key_positions(order_columns, selected, width)
     conditions = _conditions(source, query)
     count = select(func.count()).select_from(source.mapper.local_table).where(*conditions)
@@ -185,7 +185,7 @@ def _build(source: FindSource, query: FindQuery) -> FindPlan:
         total = count.scalar_subquery().correlate(None).label("total")
         statement = statement.add_columns(total)
         statement = statement.offset(bindparam("offset", type_=Integer())).limit(limit)
-    return FindPlan(statement, count, build, key_indexes, reads_model=query.into is not None)
+    return FindPlan(statement, count, operator.itemgetter(0), key_indexes, read)
 
 
 def _key_positions(
@@ -267,9 +267,18 @@ def _after(
 
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
+    model: type[ReadModel]
     columns: tuple[ColumnElement[Any], ...]
     source: FromClause
     build: Callable[[Sequence[Any]], Any]
+    """A row → the read model."""
+    encode: Callable[[Sequence[Any]], dict[str, Any]] | None
+    """A row → the read model's JSON as plain values (orjson serialises them as pydantic
+    would), ``None`` when the model serialises in ways only pydantic knows (see
+    ``serialises_plainly``)."""
+
+
+_Nested = tuple[type[ReadModel], list[tuple[str, int]]]
 
 
 @cache
@@ -277,11 +286,10 @@ def read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> ReadPlan:
     """The columns (joins included) a read model selects, and how a row becomes one."""
     columns: list[ColumnElement[Any]] = []
     source: FromClause = mapper.local_table
-    scalars: list[tuple[str, int]] = []
-    nested: list[tuple[str, type[ReadModel], list[tuple[str, int]]]] = []
+    layout: list[tuple[str, int, _Nested | None]] = []
     for field in read_model_fields(model):
         if field.nested is None:
-            scalars.append((field.name, len(columns)))
+            layout.append((field.name, len(columns), None))
             columns.append(mapper.columns[field.name])
             continue
         relationship = mapper.relationships[field.name]
@@ -298,14 +306,35 @@ def read_plan(mapper: Mapper[Any], model: type[ReadModel]) -> ReadPlan:
         for sub in read_model_fields(field.nested):
             indexes.append((sub.name, len(columns)))
             columns.append(target.c[str(target_columns[sub.name].key)])
-        nested.append((field.name, field.nested, indexes))
+        layout.append((field.name, -1, (field.nested, indexes)))
+
+    def values(row: Sequence[Any], wrap: Callable[[type[ReadModel], dict[str, Any]], Any]) -> Any:
+        """The fields in declaration order; a relation with no row (all NULL) is ``None``."""
+        found = {}
+        for name, index, nested in layout:
+            if nested is None:
+                found[name] = row[index]
+                continue
+            sub_model, indexes = nested
+            sub_values = {sub: row[sub_index] for sub, sub_index in indexes}
+            present = any(value is not None for value in sub_values.values())
+            found[name] = wrap(sub_model, sub_values) if present else None
+        return found
 
     def build(row: Sequence[Any]) -> Any:
-        values = {name: row[index] for name, index in scalars}
-        for name, sub_model, indexes in nested:
-            sub_values = {sub: row[index] for sub, index in indexes}
-            present = any(value is not None for value in sub_values.values())
-            values[name] = sub_model.trusted(sub_values) if present else None
-        return model.trusted(values)
+        return model.trusted(values(row, _trusted))
 
-    return ReadPlan(tuple(columns), source, build)
+    def encode(row: Sequence[Any]) -> dict[str, Any]:
+        encoded: dict[str, Any] = values(row, _as_is)
+        return encoded
+
+    plain = serialises_plainly(model)
+    return ReadPlan(model, tuple(columns), source, build, encode if plain else None)
+
+
+def _trusted(model: type[ReadModel], values: dict[str, Any]) -> ReadModel:
+    return model.trusted(values)
+
+
+def _as_is(_model: type[ReadModel], values: dict[str, Any]) -> dict[str, Any]:
+    return values

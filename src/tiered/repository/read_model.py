@@ -9,14 +9,19 @@ trusted, so per-row validation would be pure cost.
 
 from __future__ import annotations
 
+import enum
 import types
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any, Self, Union, get_args, get_origin
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ReadModel", "ReadModelField", "read_model_fields"]
+__all__ = ["ReadModel", "ReadModelField", "read_model_fields", "serialises_plainly"]
 
 
 class ReadModel(BaseModel):
@@ -97,3 +102,44 @@ def read_model_fields(model: type[ReadModel]) -> tuple[ReadModelField, ...]:
         ReadModelField(name, _nested_model(info.annotation))
         for name, info in model.model_fields.items()
     )
+
+
+_PLAIN_TYPES = (str, int, bool, uuid.UUID, datetime, date, Decimal, enum.Enum)
+"""Types whose JSON pydantic writes exactly as orjson does (``OPT_UTC_Z``, decimals as
+strings): checked value by value in the tests."""
+
+
+def _plain_annotation(annotation: Any) -> bool:
+    if annotation is type(None):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return all(_plain_annotation(arg) for arg in get_args(annotation))
+    if not isinstance(annotation, type):
+        return False
+    if issubclass(annotation, ReadModel):
+        return serialises_plainly(annotation)
+    return issubclass(annotation, _PLAIN_TYPES) and not issubclass(annotation, float)
+
+
+@cache
+def serialises_plainly(model: type[ReadModel]) -> bool:
+    """Whether the model's JSON is its fields' values as they are, in declaration order.
+
+    Then a row can go to JSON without a model (see ``ReadRows.json_ready``). Not so
+    for a field pydantic serialises its own way (a float, a custom type, a
+    serializer, an alias, an exclusion) or a model with serializers or computed
+    fields: those take pydantic's path.
+    """
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return False
+    if decorators.computed_fields or model.model_config.get("ser_json_bytes"):
+        return False
+    for info in model.model_fields.values():
+        if info.serialization_alias is not None or info.exclude or info.exclude_if is not None:
+            return False
+        if any(not isinstance(item, annotated_types.BaseMetadata) for item in info.metadata):
+            return False
+        if not _plain_annotation(info.annotation):
+            return False
+    return True

@@ -31,6 +31,7 @@ from tiered.repository.query import (
     Page,
     SortKey,
 )
+from tiered.repository.read_rows import ReadRows
 
 __all__ = ["SqlBackend"]
 
@@ -158,7 +159,7 @@ class SqlBackend:
             total = int((await self.session.execute(plan.count, values)).scalar_one())
         more = page.offset + len(rows) < total
         return Page(
-            [plan.build(row) for row in rows],
+            self._items(plan, rows),
             page.limit,
             total=total,
             offset=page.offset,
@@ -168,7 +169,7 @@ class SqlBackend:
 
     async def _rows(self, plan: FindPlan, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """The page's rows: a read model's on the driver when it can (see ``driver_rows``)."""
-        if plan.reads_model:
+        if plan.read is not None:
             dialect = self.session.get_bind().dialect
             prepared = plan.on_driver.get(dialect.name, _UNPREPARED)
             if prepared is _UNPREPARED:
@@ -180,6 +181,12 @@ class SqlBackend:
         rows: Sequence[Sequence[Any]] = (await self.session.execute(plan.rows, values)).all()
         return rows
 
+    @staticmethod
+    def _items(plan: FindPlan, rows: Sequence[Sequence[Any]]) -> Sequence[Any]:
+        if plan.read is not None:
+            return ReadRows(rows, plan.read)
+        return [plan.entity(row) for row in rows]
+
     async def _cursor_page(
         self, plan: FindPlan, values: dict[str, Any], query: FindQuery, page: CursorPage
     ) -> Page[Any]:
@@ -187,9 +194,7 @@ class SqlBackend:
         more = len(rows) > page.limit
         rows = rows[: page.limit]
         next_after = plan.keys_of(rows[-1]) if more else None
-        return Page(
-            [plan.build(row) for row in rows], page.limit, next_after=next_after, order=query.order
-        )
+        return Page(self._items(plan, rows), page.limit, next_after=next_after, order=query.order)
 
     # -- writes (flush, never commit) ---------------------------------------------------
 

@@ -58,7 +58,7 @@ async def list_users(
     page = await service.list(
         filters=query.filters, search=query.search, sort=query.sort, page=query.page
     )
-    return json_response(PageResponse[UserView].of(page.items, query.meta(page)))
+    return PageResponse[UserView].respond(page.items, query.meta(page))
 
 
 @router.patch(

@@ -76,7 +76,7 @@ async def list_dead_letters(
     del admin
     items, total = await service.list(limit=limit, offset=offset, kind=kind)
     meta = PageMeta(total=total, limit=limit, offset=offset)
-    return json_response(PageResponse[DeadLetterView].of(items, meta))
+    return PageResponse[DeadLetterView].respond(items, meta)
 
 
 @router.post(

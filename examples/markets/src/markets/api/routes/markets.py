@@ -29,7 +29,7 @@ from markets.domain.users import Actor, Permission, Role
 from markets.repositories.markets import MarketRepository
 from markets.services.markets import MarketService
 from markets.services.read_models import EXAMPLE_MARKET_ID, MarketDetail, MarketSummary
-from tiered.envelope import ApiResponse, PageResponse, json_response
+from tiered.envelope import ApiResponse, PageResponse
 from tiered.errors import (
     AppError,
     InvalidInputError,
@@ -115,7 +115,7 @@ async def list_markets(
     page = await service.list(
         viewer, filters=query.filters, search=query.search, sort=query.sort, page=query.page
     )
-    return json_response(PageResponse[MarketSummary].of(page.items, query.meta(page)))
+    return PageResponse[MarketSummary].respond(page.items, query.meta(page))
 
 
 def market_representation(detail: MarketDetail) -> bytes:

@@ -139,7 +139,7 @@ async def list_api_keys(
     actor: SignedInUser, service: AccountServiceDep, query: KeyQuery
 ) -> Response:
     page = await service.api_keys(actor, sort=query.sort, page=query.page)
-    return json_response(PageResponse[ApiKeyView].of(page.items, query.meta(page)))
+    return PageResponse[ApiKeyView].respond(page.items, query.meta(page))
 
 
 @router.delete(

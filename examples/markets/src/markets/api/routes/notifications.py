@@ -11,7 +11,7 @@ from markets.api.dependencies import UnitOfWorkDep, acting_with
 from markets.domain.users import Actor, Permission
 from markets.repositories.notifications import NotificationRepository
 from markets.services.notifications import NotificationService, NotificationView
-from tiered.envelope import PageResponse, json_response
+from tiered.envelope import PageResponse
 from tiered.errors import problem_responses
 from tiered.http.listing import Listing, ListQuery, QueryFilter
 from tiered.security import permission_problems
@@ -53,4 +53,4 @@ async def list_notifications(
     actor: Reader, service: NotificationServiceDep, query: NotificationQuery
 ) -> Response:
     page = await service.of_user(actor, filters=query.filters, sort=query.sort, page=query.page)
-    return json_response(PageResponse[NotificationView].of(page.items, query.meta(page)))
+    return PageResponse[NotificationView].respond(page.items, query.meta(page))

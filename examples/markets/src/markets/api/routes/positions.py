@@ -69,7 +69,7 @@ async def list_market_positions(
     page = await service.of_market(
         actor, market_id, filters=query.filters, sort=query.sort, page=query.page
     )
-    return json_response(PageResponse[PositionDetail].of(page.items, query.meta(page)))
+    return PageResponse[PositionDetail].respond(page.items, query.meta(page))
 
 
 @router.post(
@@ -137,4 +137,4 @@ async def list_my_positions(
     service: PositionServiceDep, actor: Reader, query: PositionQuery
 ) -> Response:
     page = await service.of_user(actor, filters=query.filters, sort=query.sort, page=query.page)
-    return json_response(PageResponse[PositionView].of(page.items, query.meta(page)))
+    return PageResponse[PositionView].respond(page.items, query.meta(page))
