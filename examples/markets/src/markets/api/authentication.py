@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -108,18 +108,18 @@ def _ambiguous() -> InvalidInputError:
     )
 
 
-async def authenticate(
-    request: Request,
-    bearer: Annotated[str | None, Depends(bearer_scheme)],
-    api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> Caller | None:
+async def authenticate(request: Request) -> Caller | None:
     """The caller, or ``None`` for a request without credentials.
 
-    ``bearer`` and ``api_key`` only declare the schemes: the headers are read
-    with the library's :func:`~tiered.security.api_key_from_headers`, which
-    also refuses a request that presents two different credentials.
+    The bearer token is read by the scheme itself, called directly rather than
+    as a sub-dependency: FastAPI resolves every level of a dependency tree on
+    every request, about 8 µs each, and the schemes' only other role, their
+    place in the OpenAPI document, is given by :func:`document_authentication`.
+    API keys are read with the library's
+    :func:`~tiered.security.api_key_from_headers`, which also refuses a
+    request that presents two different credentials.
     """
-    del api_key
+    bearer = await bearer_scheme(request)
     presented_key = api_key_from_headers(request.headers)
     if presented_key is None and bearer is None:
         return None
@@ -214,12 +214,18 @@ def _add_problems(
 def document_authentication(app: FastAPI, *, required: Callable[..., Any]) -> None:
     """Declare, in the OpenAPI document, what authentication adds to routes reading credentials.
 
+    Each such route lists both security schemes (``authenticate`` reads them
+    without depending on them, so FastAPI does not list them itself).
     Each such route may refuse a token or a key (401) or two credentials at
     once (400). A route whose dependencies do not include ``required`` (the
     guard that turns an anonymous caller away) also serves anonymous callers:
     its security requirements gain ``{}``, so clients and fuzzers know the
     credentials are optional.
     """
+    schemes = {
+        scheme.scheme_name: scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for scheme in (bearer_scheme, api_key_scheme)
+    }
     refusals = problem_responses(*_REFUSALS)
     ambiguous = problem_responses(_ambiguous())
     reading: dict[tuple[str, str], bool] = {}
@@ -235,14 +241,17 @@ def document_authentication(app: FastAPI, *, required: Callable[..., Any]) -> No
         schema = build()
         if documented and documented[0] is schema:
             return schema
+        components = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        components.update(schemes)
         for (path, method), optional in reading.items():
             operation = schema.get("paths", {}).get(path, {}).get(method)
             if operation is None:
                 continue
             _add_problems(path, operation, refusals, only_new=False)
             _add_problems(path, operation, ambiguous, only_new=True)
-            security = operation.get("security")
-            if optional and security is not None and {} not in security:
+            security = operation.setdefault("security", [])
+            security.extend({name: []} for name in schemes if {name: []} not in security)
+            if optional and {} not in security:
                 security.append({})
         documented[:] = [schema]
         return schema
