@@ -122,6 +122,13 @@ async def stored_owner_names(make_uow: MakeUnitOfWork) -> list[str]:
         return [found.name for found in (await uow.owners.find(sort=())).items]
 
 
+async def stored_ada(make_uow: MakeUnitOfWork) -> Owner:
+    ada = owner("ada")
+    async with make_uow() as uow:
+        await uow.owners.create(ada)
+    return ada
+
+
 async def failing_savepoint(uow: ShopUnitOfWork) -> None:
     async with uow.savepoint():
         await uow.owners.create(owner("inside"))
@@ -423,9 +430,7 @@ async def test_changes_to_a_loaded_entity_are_committed_without_update(
 async def test_changes_to_a_loaded_entity_are_dropped_on_rollback(
     make_uow: MakeUnitOfWork,
 ) -> None:
-    ada = owner("ada")
-    async with make_uow() as uow:
-        await uow.owners.create(ada)
+    ada = await stored_ada(make_uow)
 
     async def use_case() -> None:
         async with make_uow() as uow:
@@ -448,9 +453,7 @@ async def test_deleting_a_never_stored_entity_is_a_404(make_uow: MakeUnitOfWork)
 async def test_a_read_only_unit_of_work_refuses_every_kind_of_write(
     make_uow: MakeUnitOfWork,
 ) -> None:
-    ada = owner("ada")
-    async with make_uow() as uow:
-        await uow.owners.create(ada)
+    ada = await stored_ada(make_uow)
     attempts: list[Callable[[ShopUnitOfWork], Awaitable[object]]] = [
         lambda uow: uow.owners.create(owner("bob")),
         lambda uow: uow.owners.delete_by_id(ada.id),
@@ -466,9 +469,7 @@ async def test_a_read_only_unit_of_work_refuses_every_kind_of_write(
 async def test_a_read_only_unit_of_work_refuses_changes_to_a_loaded_entity(
     make_uow: MakeUnitOfWork,
 ) -> None:
-    ada = owner("ada")
-    async with make_uow() as uow:
-        await uow.owners.create(ada)
+    ada = await stored_ada(make_uow)
 
     async def rename() -> None:
         async with make_uow().read_only() as reader:

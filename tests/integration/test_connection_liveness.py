@@ -93,26 +93,22 @@ async def proxied(
     await database.dispose()
 
 
-async def test_a_connection_used_moments_ago_is_reused_without_a_ping(
-    database: Database, clock: FrozenClock
+@pytest.mark.parametrize(
+    ("idle", "pings_sent"),
+    [
+        pytest.param(PING_AFTER - 0.5, 0, id="used moments ago"),
+        pytest.param(PING_AFTER, 1, id="idle"),
+    ],
+)
+async def test_a_connection_is_pinged_before_reuse_only_after_an_idle_spell(
+    database: Database, clock: FrozenClock, idle: float, pings_sent: int
 ) -> None:
     pings = Pings(database)
     first, _ = await _pid_and_driver(database)
-    clock.advance(PING_AFTER - 0.5)
+    clock.advance(idle)
     second, _ = await _pid_and_driver(database)
     assert second == first
-    assert pings.count == 0
-
-
-async def test_a_connection_idle_longer_than_the_setting_is_pinged_then_reused(
-    database: Database, clock: FrozenClock
-) -> None:
-    pings = Pings(database)
-    first, _ = await _pid_and_driver(database)
-    clock.advance(PING_AFTER)
-    second, _ = await _pid_and_driver(database)
-    assert second == first
-    assert pings.count == 1
+    assert pings.count == pings_sent
 
 
 async def test_zero_pings_on_every_reuse(postgres_url: str, clock: FrozenClock) -> None:

@@ -20,6 +20,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from tiered.errors import FieldError, InvalidInputError, PreconditionFailedError
 __all__ = [
     "EntityTag",
     "etag_of",
+    "if_none_match_documented",
     "is_not_modified",
     "not_modified",
     "parse_entity_tags",
@@ -91,6 +93,30 @@ def is_not_modified(request: Request, etag: str) -> bool:
 
 def not_modified(etag: str, headers: Mapping[str, str] | None = None) -> Response:
     return Response(status_code=304, headers={**(headers or {}), "ETag": etag})
+
+
+def if_none_match_documented(description: str) -> dict[str, Any]:
+    """``openapi_extra`` for a conditional read: its ``If-None-Match`` header, documented.
+
+    :func:`representation` reads the header from the request, so the route
+    needs no parameter for it; a FastAPI header parameter would be parsed on
+    every request (about 8 µs) only to be ignored. The documented parameter is
+    the one FastAPI writes for ``Annotated[str | None, Header(alias="If-None-Match",
+    description=...)] = None``.
+    """
+    schema = {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": description,
+        "title": "If-None-Match",
+    }
+    parameter = {
+        "description": description,
+        "in": "header",
+        "name": "If-None-Match",
+        "required": False,
+        "schema": schema,
+    }
+    return {"parameters": [parameter]}
 
 
 def representation(

@@ -34,6 +34,8 @@ class PrivateResponsesMiddleware:
         self.app = app
         self.credentials = frozenset(name.lower().encode("latin-1") for name in credential_headers)
         self.vary = tuple(credential_headers)
+        self.vary_header = (b"vary", ", ".join(self.vary).encode("latin-1"))
+        """What a response without a ``Vary`` of its own gets."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,16 +54,21 @@ class PrivateResponsesMiddleware:
         self, headers: Iterable[tuple[bytes, bytes]], *, private: bool
     ) -> list[tuple[bytes, bytes]]:
         kept: list[tuple[bytes, bytes]] = []
-        varied: list[str] = []
+        varied: list[str] | None = None
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"vary":
-                varied += [item.strip() for item in value.decode("latin-1").split(",")]
+                varied = (varied or []) + [
+                    item.strip() for item in value.decode("latin-1").split(",")
+                ]
             elif not (private and lowered == b"cache-control"):
                 kept.append((name, value))
-        present = {item.lower() for item in varied}
-        varied += [item for item in self.vary if item.lower() not in present]
-        kept.append((b"vary", ", ".join(item for item in varied if item).encode("latin-1")))
+        if varied is None:
+            kept.append(self.vary_header)
+        else:
+            present = {item.lower() for item in varied}
+            varied += [item for item in self.vary if item.lower() not in present]
+            kept.append((b"vary", ", ".join(item for item in varied if item).encode("latin-1")))
         if private:
             kept.append((b"cache-control", b"no-store"))
         return kept

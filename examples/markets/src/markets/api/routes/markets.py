@@ -37,7 +37,12 @@ from tiered.errors import (
     StaleVersionError,
     problem_responses,
 )
-from tiered.http.conditional import etag_of, representation, require_if_match
+from tiered.http.conditional import (
+    etag_of,
+    if_none_match_documented,
+    representation,
+    require_if_match,
+)
 from tiered.http.listing import Listing, ListQuery, QueryFilter
 from tiered.security import permission_problems, role_problems
 
@@ -145,21 +150,16 @@ _ETAG = {
         304: {"description": "Not Modified: `If-None-Match` matched the ETag.", "headers": _ETAG},
         **problem_responses(MarketNotFoundError(EXAMPLE_MARKET_ID)),
     },
+    openapi_extra=if_none_match_documented(
+        "ETags from earlier reads (or `*`): a 304 when one still matches."
+    ),
 )
 async def get_market(
     market_id: Annotated[UUID, Path(examples=[EXAMPLE_MARKET_ID])],
     request: Request,
     service: MarketServiceDep,
     viewer: ViewerDep,
-    if_none_match: Annotated[
-        str | None,
-        Header(
-            alias="If-None-Match",
-            description="ETags from earlier reads (or `*`): a 304 when one still matches.",
-        ),
-    ] = None,
 ) -> Response:
-    del if_none_match  # representation() reads it from the request, as every conditional read
     detail = await service.get(viewer, market_id)
     return representation(request, market_representation(detail))
 
