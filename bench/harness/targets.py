@@ -74,7 +74,7 @@ _LIST_WHY = (
     "COMMITTED) and written to JSON by orjson without a model per row. What is left, in "
     "the profile below: the unit of work's session (checkout and release, about 130 µs), "
     "FastAPI's query parameters and dependency graph (about 8 µs per parameter and per "
-    "dependency level; the list has seven parameters and eight dependants), the "
+    "dependency level; the list has seven parameters and six dependants), the "
     "conversion of each value to its Python type, and the middleware."
 )
 
@@ -111,7 +111,7 @@ TARGETS = (
             "decimals, enums), even though the page's statement runs on the driver "
             "connection as the floor's does and its rows go to JSON without a model per "
             "row. FastAPI's query parameters and dependency graph (about 8 µs per parameter "
-            "and per dependency level; seven and eight here) and the middleware (about 24 "
+            "and per dependency level; seven and six here) and the middleware (about 22 "
             "µs) come on top: a list of one row costs markets about 650 µs of CPU on "
             "SQLite, more than 1.5x the floor's whole 50-row request. 1.5x would mean "
             "reading around SQLAlchemy and FastAPI."
@@ -161,10 +161,10 @@ TARGETS = (
         why=(
             "With every middleware removed, markets' `/health/live` costs what bare "
             "FastAPI's does (33 vs 35 µs measured in process): the gap is the middleware, "
-            "about 24 µs against a budget of 7. Measured one layer at a time: the request "
+            "about 22 µs against a budget of 7. Measured one layer at a time: the request "
             "context (request id, log context, the INFO access line written and flushed, "
-            "metrics) about 13 µs, the private-responses layer (`Vary`, `no-store`) 5 µs, "
-            "the security headers 3 µs, the N+1 guard 2 µs, idempotency 1 µs; the rate "
+            "metrics) about 13 µs, the security headers 3 µs, the private-responses layer "
+            "(`Vary`, `no-store`) 2 µs, the N+1 guard 2 µs, idempotency 1 µs; the rate "
             "limiter and the body limit pass this route by. Each is a pure ASGI layer "
             "doing what it must; meeting 1.2x would mean dropping features, or one layer "
             "holding them all."
