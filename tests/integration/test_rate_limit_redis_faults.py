@@ -111,26 +111,32 @@ async def test_the_limiter_recovers_when_redis_comes_back(
     private_redis: PrivateRedis, client: Redis
 ) -> None:
     clock = FrozenClock()
-    limiter = RateLimiter(
-        {"default": "2/hour"}, RedisRateLimitBackend(client, prefix="t:"), clock=clock
-    )
-    assert (await limiter.check("c")).outcome is Outcome.ALLOWED
-    private_redis.stop()
-    assert (await limiter.check("c")).outcome is Outcome.FAILED_OPEN
-    private_redis.start()
-    assert (await limiter.check("c")).outcome is Outcome.FAILED_OPEN, "within the cooldown"
-    clock.advance(1)
-    with structlog.testing.capture_logs() as captured:
-        decisions = [await limiter.check("c") for _ in range(3)]
+    backend = RedisRateLimitBackend(client, prefix="t:")
+    limiter = RateLimiter({"default": "2/hour"}, backend, clock=clock)
+    try:
+        assert (await limiter.check("c")).outcome is Outcome.ALLOWED
+        private_redis.stop()
+        assert (await limiter.check("c")).outcome is Outcome.FAILED_OPEN
+        private_redis.start()
+        assert (await limiter.check("c")).outcome is Outcome.FAILED_OPEN, "within the cooldown"
+        clock.advance(1)
+        with structlog.testing.capture_logs() as captured:
+            decisions = [await limiter.check("c") for _ in range(3)]
+    finally:
+        await backend.aclose()
     assert [d.outcome for d in decisions] == [Outcome.ALLOWED, Outcome.ALLOWED, Outcome.LIMITED]
     assert "rate_limiter_recovered" in [entry["event"] for entry in captured]
 
 
 async def test_a_flushed_script_is_loaded_again(private_redis: PrivateRedis, client: Redis) -> None:
-    limiter = RateLimiter({"default": "3/hour"}, RedisRateLimitBackend(client, prefix="t:"))
-    assert (await limiter.check("c")).states[0].remaining == 2
-    await client.script_flush()
-    after = await limiter.check("c")
+    backend = RedisRateLimitBackend(client, prefix="t:")
+    limiter = RateLimiter({"default": "3/hour"}, backend)
+    try:
+        assert (await limiter.check("c")).states[0].remaining == 2
+        await client.script_flush()
+        after = await limiter.check("c")
+    finally:
+        await backend.aclose()
     assert after.outcome is Outcome.ALLOWED
     assert after.states[0].remaining == 1, "state kept, only the script was reloaded"
     assert await client.script_exists(RedisRateLimitBackend(client).script_sha) == [True]

@@ -67,15 +67,19 @@ def _rate_limiter(
     )
 
 
-def _redis_rate_limits(limiter: RateLimiter, prefix: str) -> Resource:
+def _redis_rate_limits(limiter: RateLimiter, prefix: str, timeout: float) -> Resource:
     @asynccontextmanager
     async def attach(state: AppState) -> AsyncIterator[None]:
+        backend = None
         if state.redis is not None:
-            limiter.backend = RedisRateLimitBackend(state.redis, prefix=prefix)
+            backend = RedisRateLimitBackend(state.redis, prefix=prefix, timeout=timeout)
+            limiter.backend = backend
         try:
             yield
         finally:
             limiter.backend = None
+            if backend is not None:
+                await backend.aclose()
 
     return attach
 
@@ -112,7 +116,7 @@ def create_app(
     limiting = settings.rate_limits_on
     if limiting and settings.redis_url:
         prefix = f"{settings.app_name}:ratelimit:"
-        resources = [_redis_rate_limits(limiter, prefix), *resources]
+        resources = [_redis_rate_limits(limiter, prefix, settings.redis_timeout), *resources]
     app = FastAPI(
         title=title or settings.app_name,
         version=version,

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from tiered.clock import Clock
 from tiered.ratelimit.decision import Decision, Outcome, QuotaSet, QuotaState
+from tiered.ratelimit.pipelined_script import PipelinedScript
 
 __all__ = ["GCRA_SCRIPT", "TIME_ORIGIN", "RedisRateLimitBackend"]
 
@@ -72,18 +73,30 @@ remaining, retry-after and reset-after (µs, rounded up)."""
 
 
 class RedisRateLimitBackend:
-    """GCRA in one Lua script on a shared Redis client.
+    """GCRA in one Lua script, pipelined on a connection of its own (see ``pipelined_script``).
 
-    ``prefix`` namespaces the keys (one application's limits are not
-    another's). ``clock`` is for tests only: given one, the script uses its
-    time instead of the server's, so a test can move time forward; in
-    production leave it unset, and every process reads the one Redis clock.
+    ``client`` says how to reach Redis. ``prefix`` namespaces the keys (one
+    application's limits are not another's). ``timeout`` bounds each call.
+    ``clock`` is for tests only: given one, the script uses its time instead of
+    the server's, so a test can move time forward; in production leave it
+    unset, and every process reads the one Redis clock. :meth:`aclose` closes
+    the connection.
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "ratelimit:", clock: Clock | None = None):
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "ratelimit:",
+        clock: Clock | None = None,
+        timeout: float = 1.0,
+    ):
         self.prefix = prefix.replace("{", "").replace("}", "")
-        self._script = client.register_script(GCRA_SCRIPT)
+        self._script = PipelinedScript(client, GCRA_SCRIPT, timeout=timeout)
         self._clock = clock
+
+    async def aclose(self) -> None:
+        await self._script.aclose()
 
     @property
     def script_sha(self) -> str:
@@ -102,7 +115,7 @@ class RedisRateLimitBackend:
         args: list[str | int] = [self._now()]
         for quota in quotas.quotas:
             args += (quota.limit, quota.window_us)
-        reply: Sequence[int] = await self._script(keys=self.keys_for(key, quotas), args=args)
+        reply: Sequence[int] = await self._script(self.keys_for(key, quotas), args)
         states = tuple(
             QuotaState(
                 quota,

@@ -57,9 +57,11 @@ async def limiter_env(request: pytest.FixtureRequest) -> AsyncIterator[LimiterEn
     url: str = request.getfixturevalue("redis_url")
     client = pooled_client(url)
     prefix = f"test-ratelimit-{uuid.uuid4().hex}:"
+    backend = RedisRateLimitBackend(client, prefix=prefix, clock=clock)
     try:
-        yield LimiterEnv("redis", clock, RedisRateLimitBackend(client, prefix=prefix, clock=clock))
+        yield LimiterEnv("redis", clock, backend)
     finally:
+        await backend.aclose()
         keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
         if keys:
             await client.delete(*keys)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import pytest_asyncio
@@ -23,9 +23,11 @@ pytestmark = pytest.mark.redis
 @pytest_asyncio.fixture
 async def server_clock_backend(redis_client: Redis) -> AsyncIterator[RedisRateLimitBackend]:
     prefix = f"test-ratelimit-{uuid.uuid4().hex}:"
+    backend = RedisRateLimitBackend(redis_client, prefix=prefix)
     try:
-        yield RedisRateLimitBackend(redis_client, prefix=prefix)
+        yield backend
     finally:
+        await backend.aclose()
         keys = [key async for key in redis_client.scan_iter(match=f"{prefix}*")]
         if keys:
             await redis_client.delete(*keys)
@@ -70,15 +72,16 @@ async def test_one_round_trip_per_check(
     limiter = RateLimiter({"default": "10/minute", "auth": "2/hour"}, server_clock_backend)
     await limiter.check("warm-up")
     sent: list[tuple[object, ...]] = []
-    original = redis_client.execute_command
+    channel = server_clock_backend._script
+    original = channel._send
 
-    async def counting(*args: object, **options: object) -> object:
-        sent.append(args)
-        return await original(*args, **options)
+    async def counting(parts: Sequence[str | int]) -> object:
+        sent.append(tuple(parts))
+        return await original(parts)
 
-    redis_client.execute_command = counting  # type: ignore[method-assign]
+    channel._send = counting  # type: ignore[method-assign]
     try:
         await limiter.check("someone", "default", "auth")
     finally:
-        del redis_client.execute_command
+        del channel._send
     assert [command[0] for command in sent] == ["EVALSHA"]
