@@ -62,6 +62,10 @@ class PipelinedScript:
 
     async def _send(self, parts: Sequence[str | int]) -> Any:
         connection = self._connection or await self._open()
+        if connection is not self._connection or not connection.is_connected:
+            # Closed by another call's failure meanwhile: writing would reconnect it
+            # without a reader.
+            raise RedisConnectionError("Redis connection lost")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         command = connection.pack_command(*parts)
         self._waiting.append(reply)
@@ -73,11 +77,11 @@ class PipelinedScript:
                 return await reply
         except TimeoutError as error:
             reply.cancel()
-            await self._close(RedisTimeoutError("Timeout reading from Redis"))
+            await self._close(connection, RedisTimeoutError("Timeout reading from Redis"))
             raise RedisTimeoutError("Timeout reading from Redis") from error
         except (RedisConnectionError, OSError) as error:
             reply.cancel()
-            await self._close(error)
+            await self._close(connection, error)
             raise
 
     async def _open(self) -> AbstractConnection:
@@ -124,14 +128,17 @@ class PipelinedScript:
             if not waiting.done():
                 waiting.set_exception(failure)
 
-    async def _close(self, error: BaseException) -> None:
-        connection, self._connection = self._connection, None
+    async def _close(self, connection: AbstractConnection | None, error: BaseException) -> None:
+        """Close ``connection`` and fail its waiting calls, unless it was replaced already."""
+        if connection is None or connection is not self._connection:
+            return
         reader, self._reader = self._reader, None
+        self._connection = None
         self._fail_waiting(error)
         if reader is not None:
             reader.cancel()
-        if connection is not None:
-            await connection.disconnect(nowait=True)
+        await connection.disconnect(nowait=True)
 
     async def aclose(self) -> None:
-        await self._close(RedisConnectionError("The limiter's Redis connection was closed."))
+        error = RedisConnectionError("The limiter's Redis connection was closed.")
+        await self._close(self._connection, error)
