@@ -115,6 +115,9 @@ class AppSettings(BaseSettings):
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: console in dev, JSON elsewhere."
     )
+    opentelemetry: bool = False
+    """FastAPI's native OpenTelemetry spans, metrics and logs, sent to the providers you
+    configure; off, FastAPI skips the check for them that every request would pay."""
 
     database_url: str = "sqlite+aiosqlite:///var/app.db"
     """SQLite (`sqlite+aiosqlite:///…`) or PostgreSQL (`postgresql+asyncpg://…`)."""

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from ipaddress import ip_network
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -20,8 +21,7 @@ from tiered.http.body_limit import BodyLimitMiddleware
 from tiered.http.docs import install_offline_docs
 from tiered.http.listing import validate_listings
 from tiered.http.request_context import RequestContextMiddleware
-from tiered.http.security_headers import SecurityHeadersMiddleware
-from tiered.http.statement_guard import StatementGuardMiddleware
+from tiered.http.response_headers import ResponseHeaders
 from tiered.observability.health import HealthProbe, health_router
 from tiered.observability.metrics import HttpMetrics, metrics_endpoint
 from tiered.ratelimit import (
@@ -39,6 +39,13 @@ from tiered.repository.cursor import CursorCodec
 from tiered.settings import AppSettings, Environment
 
 __all__ = ["create_app"]
+
+_NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "auto_configure": False,
+}
 
 
 def _probes(request: Request) -> list[HealthProbe]:
@@ -107,9 +114,10 @@ def create_app(
     ``rate_limit_principal`` names the authenticated caller a request counts
     against (else its address). Middleware from outermost to innermost:
 
-    proxy headers (only with trusted proxies) → security headers → request
-    context → CORS (only with origins) → rate limit (unless switched off) →
-    body limit → N+1 guard → routes.
+    proxy headers (only with trusted proxies) → request context (request id,
+    access log, metrics, security headers, ``no-store`` and ``Vary`` for
+    credentialed requests, the N+1 guard) → CORS (only with origins) → rate
+    limit (unless switched off) → body limit → routes.
     """
     metrics = HttpMetrics()
     limiter = _rate_limiter(settings, metrics, rate_limits)
@@ -124,6 +132,7 @@ def create_app(
         lifespan=build_lifespan(settings, resources, cache_metrics=CacheMetrics(metrics.registry)),
         docs_url=None,
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.metrics = metrics
     app.state.cursor_codec = CursorCodec(settings.cursor_secret.get_secret_value())
@@ -142,12 +151,6 @@ def create_app(
     document_problems(app)
     validate_listings(app)
 
-    if settings.statement_repeat_threshold:
-        app.add_middleware(
-            StatementGuardMiddleware,
-            threshold=settings.statement_repeat_threshold,
-            strict=settings.environment is not Environment.PRODUCTION,
-        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, limits=body_limits)
     if limiting:
         app.add_middleware(RateLimitMiddleware, limiter=limiter, principal=rate_limit_principal)
@@ -159,8 +162,13 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After", "RateLimit", "RateLimit-Policy"],
         )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        response_headers=ResponseHeaders(),
+        statement_threshold=settings.statement_repeat_threshold or None,
+        strict_statements=settings.environment is not Environment.PRODUCTION,
+    )
     if settings.trusted_proxies:
         # Normalised: uvicorn takes "10.0.0.1/8" (host bits set) for a literal it never matches.
         trusted = [str(ip_network(entry, strict=False)) for entry in settings.trusted_proxies]

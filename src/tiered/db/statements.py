@@ -42,27 +42,42 @@ class StatementRecorder:
     """The statements of one context, counted by shape.
 
     A context manager itself (``record_statements`` builds one), so the request
-    guard activates it without a generator-based wrapper on every request.
+    guard activates it without a generator-based wrapper on every request; its
+    lists are made by the first statement, since most requests of an API with a
+    cache run none.
     """
 
-    __slots__ = ("_reported", "_token", "shapes", "statements", "strict", "threshold")
+    __slots__ = ("_reported", "_shapes", "_statements", "_token", "strict", "threshold")
 
-    def __init__(self, threshold: int | None = None, *, strict: bool = True) -> None:
+    def __init__(self, threshold: int | None = None, strict: bool = True) -> None:
         self.threshold = threshold
         self.strict = strict
-        self.statements: list[str] = []
-        self.shapes: dict[str, int] = {}
-        self._reported: set[str] = set()
+        self._statements: list[str] | None = None
+        self._shapes: dict[str, int] | None = None
+        self._reported: set[str] | None = None
         self._token: Token[tuple[StatementRecorder, ...]] | None = None
 
     @property
+    def statements(self) -> list[str]:
+        if self._statements is None:
+            self._statements = []
+        return self._statements
+
+    @property
+    def shapes(self) -> dict[str, int]:
+        if self._shapes is None:
+            self._shapes = {}
+        return self._shapes
+
+    @property
     def count(self) -> int:
-        return len(self.statements)
+        return len(self._statements or ())
 
     def record(self, statement: str) -> None:
         self.statements.append(statement)
-        seen = self.shapes.get(statement, 0) + 1
-        self.shapes[statement] = seen
+        shapes = self.shapes
+        seen = shapes.get(statement, 0) + 1
+        shapes[statement] = seen
         if self.threshold is None or seen <= self.threshold:
             return
         if self.strict:
@@ -70,12 +85,15 @@ class StatementRecorder:
                 f"A statement ran {seen} times in one request "
                 f"(threshold {self.threshold}); load the relation eagerly."
             )
+        if self._reported is None:
+            self._reported = set()
         if statement not in self._reported:
             self._reported.add(statement)
             _log.warning("repeated_statement", statement=statement, threshold=self.threshold)
 
     def __enter__(self) -> StatementRecorder:
-        self._token = _active.set((*_active.get(), self))
+        outer = _active.get()
+        self._token = _active.set((*outer, self) if outer else (self,))
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -1,10 +1,10 @@
-"""Per-request context: id, access log, metrics, HEAD and the last-resort 500.
+"""Per-request context: id, access log, metrics, response headers, N+1 guard, HEAD, the last 500.
 
 One pure-ASGI layer does all of it because they share the same bookkeeping
 (start time, status, request id) and every extra layer costs CPU on every
 request. The catch-all lives here rather than in Starlette's outermost
 ``ServerErrorMiddleware`` so that the 500 problem still carries the request id
-and passes through the security-headers layer, which is mounted outside this one.
+and the security headers.
 
 HEAD (RFC 9110 §9.3.2) must work wherever GET does. Starlette routes and static
 files already answer it, FastAPI's path operations do not; and adding HEAD to
@@ -21,26 +21,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tiered.db.statements import StatementRecorder
 from tiered.errors.hierarchy import InternalError
 from tiered.errors.problem import problem_for_error
-from tiered.http.request_id import REQUEST_ID_HEADER, accept_or_generate
-from tiered.observability.logging import get_logger, log_request
+from tiered.http.request_id import REQUEST_ID_HEADER, request_id_for
+from tiered.http.response_headers import ResponseHeaders
+from tiered.observability.logging import (
+    bind_request_id,
+    get_logger,
+    log_request,
+    reset_request_id,
+)
 from tiered.observability.metrics import HttpMetrics
 
 __all__ = ["RequestContextMiddleware"]
 
 _HEADER = REQUEST_ID_HEADER.encode("latin-1")
 _ALLOW = b"allow"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _allowed(message: Message) -> list[str] | None:
@@ -92,15 +91,29 @@ async def _answer_head(app: ASGIApp, scope: Scope, receive: Receive, send: Send)
 
 
 class RequestContextMiddleware:
+    """The edge of the app: everything done once per request, in one layer.
+
+    ``response_headers`` completes the headers of every response (security
+    headers, private caching); ``statement_threshold`` turns on the N+1 guard
+    (`record_statements`), which fails the request when ``strict_statements``
+    and logs the statement otherwise.
+    """
+
     def __init__(
         self,
         app: ASGIApp,
         *,
         metrics: HttpMetrics | None = None,
+        response_headers: ResponseHeaders | None = None,
+        statement_threshold: int | None = None,
+        strict_statements: bool = True,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.response_headers = response_headers
+        self.statement_threshold = statement_threshold
+        self.strict_statements = strict_statements
         self.timer = timer
         self.log = get_logger("tiered.access")
 
@@ -109,28 +122,41 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = self.timer()
-        request_id = accept_or_generate(_header(scope, _HEADER))
+        request_id = request_id_for(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         echoed = (_HEADER, request_id.encode("latin-1"))
+        completed = self.response_headers
         status = 500
         response_started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_context(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
+                headers = message.get("headers", ())
+                message["headers"] = (
+                    [*headers, echoed]
+                    if completed is None
+                    else completed.complete(scope, headers, echoed)
+                )
                 if status == 405:
                     _allow_head_with_get(message)
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = bind_request_id(request_id)
+        guard = (
+            None
+            if self.statement_threshold is None
+            else StatementRecorder(self.statement_threshold, self.strict_statements)
+        )
         try:
+            if guard is not None:
+                guard.__enter__()
             if scope["method"] == "HEAD":
-                await _answer_head(self.app, scope, receive, send_with_id)
+                await _answer_head(self.app, scope, receive, send_with_context)
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive, send_with_context)
         except Exception:
             self.log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if response_started:
@@ -140,15 +166,17 @@ class RequestContextMiddleware:
                 instance=scope["path"],
                 request_id=request_id,
             )
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, send_with_context)
         finally:
+            if guard is not None:
+                guard.__exit__()
             elapsed = self.timer() - started_at
             client = scope.get("client")
             fields = {
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": status,
-                "duration_ms": round(elapsed * 1000, 3),
+                "duration_ms": int(elapsed * 1_000_000 + 0.5) / 1000,
                 "client": client[0] if client else None,
                 "request_id": request_id,
             }
@@ -158,4 +186,4 @@ class RequestContextMiddleware:
             log_request(fields)
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, elapsed)
-            structlog.contextvars.reset_contextvars(**tokens)
+            reset_request_id(token)

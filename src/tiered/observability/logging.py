@@ -24,7 +24,10 @@ calls below the level close to free.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from json import dumps as stdlib_json_dumps
 from typing import Any, Final, TextIO, cast
@@ -32,20 +35,22 @@ from typing import Any, Final, TextIO, cast
 import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
-from structlog.typing import FilteringBoundLogger, Processor
+from structlog.typing import EventDict, FilteringBoundLogger, Processor
 
 from tiered.observability.redaction import redact_secrets, redact_value
 
-__all__ = ["configure_logging", "get_logger", "log_request"]
+__all__ = ["bind_request_id", "configure_logging", "get_logger", "log_request", "reset_request_id"]
 
 # uvicorn installs its own handlers; its lines must flow through ours instead.
 _ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error")
 # The app writes a richer access log (request_id, duration, principal).
 _SILENCED_LOGGERS: Final = ("uvicorn.access",)
 _ORJSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+_LINE_OPTIONS: Final = _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
 # Mutated in place: loggers bound before a reconfiguration hold this list.
 _STRUCTLOG_CHAIN: Final[list[Processor]] = []
 _ACCESS_LOGGER: Final = "tiered.access"
+_REQUEST_ID: Final[ContextVar[str | None]] = ContextVar("tiered_request_id", default=None)
 
 
 class _AccessLine:
@@ -58,6 +63,87 @@ class _AccessLine:
 _ACCESS = _AccessLine()
 
 
+def bind_request_id(request_id: str) -> Token[str | None]:
+    """Put ``request_id`` on every line logged in this context, until `reset_request_id`.
+
+    One context variable of our own, read by a processor, rather than
+    `structlog.contextvars.bind_contextvars`: binding and unbinding it is the
+    cost of every request, and this is a tenth of structlog's.
+    """
+    return _REQUEST_ID.set(request_id)
+
+
+def reset_request_id(token: Token[str | None]) -> None:
+    _REQUEST_ID.reset(token)
+
+
+def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    request_id = _REQUEST_ID.get()
+    if request_id is not None and "request_id" not in event_dict:
+        event_dict["request_id"] = request_id
+    return event_dict
+
+
+class _Second:
+    """The last whole second formatted, so that a timestamp costs one f-string."""
+
+    value: int = -1
+    text: str = ""
+
+
+_SECOND = _Second()
+
+
+def _utc_timestamp() -> str:
+    """Now, as ISO 8601 in UTC with microseconds and a ``Z``."""
+    now = time.time()
+    second = int(now)
+    if second != _SECOND.value:
+        _SECOND.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND.value = second
+    return "%s.%06dZ" % (_SECOND.text, (now - second) * 1_000_000)  # noqa: UP031 - faster
+
+
+class _Output:
+    """The stream lines go to, and its file descriptor once resolved (-1: it has none)."""
+
+    stream: object = None
+    fd: int = -1
+
+
+_OUTPUT = _Output()
+
+
+def _write_line(line: bytes) -> None:
+    """Write one whole line to whatever `sys.stdout` is now, unbuffered.
+
+    Straight to the stream's file descriptor when it has one (one ``write(2)``,
+    without the text layer's encode-buffer-flush round); through the stream
+    otherwise (pytest's capture). The text layer is flushed when the stream is
+    first seen, and every line of ours is written whole, so lines keep their order.
+    """
+    stream = sys.stdout
+    if stream is not _OUTPUT.stream:
+        _OUTPUT.stream = stream
+        _OUTPUT.fd = _fd_of(stream)
+    fd = _OUTPUT.fd
+    if fd < 0:
+        stream.write(line.decode("utf-8"))
+        stream.flush()
+        return
+    written = os.write(fd, line)
+    while written < len(line):  # a pipe or a signal can cut a long write short
+        written += os.write(fd, line[written:])
+
+
+def _fd_of(stream: TextIO) -> int:
+    try:
+        stream.flush()
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return -1
+
+
 class _StdoutLogger:
     """structlog's output: one line to whatever `sys.stdout` is at write time."""
 
@@ -65,9 +151,7 @@ class _StdoutLogger:
         self.name = name
 
     def msg(self, message: str) -> None:
-        stream = sys.stdout
-        stream.write(message + "\n")
-        stream.flush()
+        _write_line(message.encode("utf-8") + b"\n")
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
@@ -107,6 +191,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     level_no = _parse_level(level)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
@@ -178,10 +263,12 @@ def log_request(fields: dict[str, Any]) -> None:
     fields["event"] = "request"
     fields["level"] = "info"
     fields["logger"] = _ACCESS_LOGGER
-    fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    stream = sys.stdout
-    stream.write(_dumps(fields) + "\n")
-    stream.flush()
+    fields["timestamp"] = _utc_timestamp()
+    try:
+        line = orjson.dumps(fields, default=_json_default, option=_LINE_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError, e.g. an int beyond 64 bits
+        line = (stdlib_json_dumps(fields, default=_json_default) + "\n").encode("utf-8")
+    _write_line(line)
 
 
 def _rendering_processors(*, json: bool) -> list[Processor]:

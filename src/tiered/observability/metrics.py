@@ -67,8 +67,15 @@ class RouteTemplates:
 
     def of(self, scope: Scope) -> str:
         app = scope.get("app")
-        app_routes: Iterable[BaseRoute] | None = getattr(app, "routes", None)
         route = scope.get("route")
+        if app is self._built_for and route is not None:
+            known = self._by_route.get(id(route))
+            if known is not None:
+                return known
+        return self._of(scope, app, route)
+
+    def _of(self, scope: Scope, app: object, route: object) -> str:
+        app_routes: Iterable[BaseRoute] | None = getattr(app, "routes", None)
         if app_routes is None:
             path = getattr(route, "path_format", None)
             return path if isinstance(path, str) else UNMATCHED_ROUTE

@@ -22,7 +22,6 @@ from markets.services.mail import Mailer
 from tiered.app import AppState, Resource
 from tiered.app import create_app as create_tiered_app
 from tiered.clock import Clock, SystemClock
-from tiered.http.private_responses import PrivateResponsesMiddleware
 from tiered.idempotency import idempotency_store, install_idempotency
 from tiered.resilience import BreakerMetrics
 from tiered.security import (
@@ -128,5 +127,4 @@ def create_app(
     jobs.breaker_metrics = BreakerMetrics(app.state.metrics.registry)
     install_idempotency(app)
     document_authentication(app, required=ACCESS.authenticated)
-    app.add_middleware(PrivateResponsesMiddleware)
     return app
