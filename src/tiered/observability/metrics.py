@@ -177,43 +177,65 @@ class _HttpTallies:
         yield durations
 
 
+Series = tuple[tuple[str, str, str], _Histogram]
+"""The request counter's labels and the duration histogram of one (method, route, status)."""
+
+
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.routes = RouteTemplates()
         self._tallies = _HttpTallies()
         self.registry.register(self._tallies)
-        self._children: dict[tuple[str, str, int], tuple[tuple[str, str, str], _Histogram]] = {}
+        self._series: dict[tuple[str, str, int], Series] = {}
+        self._series_by_route: dict[tuple[int, str, int], Series] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        children = self._children.get((method, route, status))
-        if children is None:
-            children = self._children_of(method, route, status)
-        counted, histogram = children
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._series_of(method, route, status)
+        self._count(series, seconds)
+
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count a finished request under its route template (see :class:`RouteTemplates`).
+
+        A routed request finds its series by the route object that served it,
+        without looking its template up again.
+        """
+        route = scope.get("route")
+        key = (id(route), scope["method"], status)  # routes compare by value: no hash
+        series = None if route is None else self._series_by_route.get(key)
+        if series is None:
+            series = self._series_of(scope["method"], self.routes.of(scope), status)
+            if route is not None:
+                if len(self._series_by_route) >= _MAX_SERIES:
+                    self._series_by_route.clear()
+                self._series_by_route[key] = series
+        self._count(series, seconds)
+
+    def _count(self, series: Series, seconds: float) -> None:
+        counted, histogram = series
         tallies = self._tallies.requests
         tallies[counted] = tallies.get(counted, 0) + 1
         histogram.total += seconds
         histogram.buckets[bisect_left(_BUCKETS, seconds)] += 1
 
-    def _children_of(
-        self, method: str, route: str, status: int
-    ) -> tuple[tuple[str, str, str], _Histogram]:
+    def _series_of(self, method: str, route: str, status: int) -> Series:
         """The series of one (method, route, status), resolved once, then kept.
 
         Keys are bounded: unknown methods share one label and routes are
         templates; the cache is cleared rather than grown past its bound.
         """
+        series = self._series.get((method, route, status))
+        if series is not None:
+            return series
         label = method if method in _METHODS else OTHER_METHOD
         histogram = self._tallies.durations.setdefault((label, route), _Histogram())
-        children = ((label, route, str(status)), histogram)
-        if len(self._children) >= _MAX_SERIES:
-            self._children.clear()
-        self._children[(method, route, status)] = children
-        return children
-
-    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
-        """Count a finished request under its route template (see :class:`RouteTemplates`)."""
-        self.observe(scope["method"], self.routes.of(scope), status, seconds)
+        series = ((label, route, str(status)), histogram)
+        if len(self._series) >= _MAX_SERIES:
+            self._series.clear()
+        self._series[(method, route, status)] = series
+        return series
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -158,7 +158,7 @@ def test_series_handles_stay_bounded_and_counts_stay_exact() -> None:
         metrics.observe(f"M{index}", "/r", 200, 0.001)
     metrics.observe("GET", "/r", 200, 0.001)
     metrics.observe("GET", "/r", 200, 0.001)
-    assert len(metrics._children) <= _MAX_SERIES
+    assert len(metrics._series) <= _MAX_SERIES
     text = metrics.render().decode()
     assert 'http_requests_total{method="<other>",route="/r",status="200"} 4106.0' in text
     assert 'http_requests_total{method="GET",route="/r",status="200"} 2.0' in text
