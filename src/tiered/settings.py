@@ -115,6 +115,9 @@ class AppSettings(BaseSettings):
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default: console in dev, JSON elsewhere."
     )
+    gc_freeze: bool = True
+    """Once started, keep what startup made out of the garbage collector's full passes
+    (`gc.freeze`), which would otherwise walk the whole app every few seconds under load."""
     opentelemetry: bool = False
     """FastAPI's native OpenTelemetry spans, metrics and logs, sent to the providers you
     configure; off, FastAPI skips the check for them that every request would pay."""

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -122,3 +124,24 @@ async def test_in_memory_sqlite_shares_one_connection() -> None:
             assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
     finally:
         await database.dispose()
+
+
+class _Node:
+    """A reference cycle: only the collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_startup_objects_are_frozen_until_shutdown(sqlite_url: str, freeze: bool) -> None:
+    gc.unfreeze()
+    app = create_app(AppSettings(database_url=sqlite_url, gc_freeze=freeze), title="t")
+    async with app_client(app) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        frozen = gc.get_freeze_count()
+        made_while_serving = weakref.ref(_Node())
+        gc.collect()
+        assert made_while_serving() is None, "what requests make is still collected"
+    assert (frozen > 10_000) is freeze
+    assert gc.get_freeze_count() == 0
