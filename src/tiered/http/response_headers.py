@@ -91,18 +91,25 @@ class ResponseHeaders:
 
     def complete(self, scope: Scope, headers: Iterable[Header], *extra: Header) -> list[Header]:
         """The headers of a response to ``scope``: the route's, ``extra`` and ours."""
-        # Request header names are lowercase in the scope, as Starlette's `Headers` assumes.
-        private = not self.credentials.isdisjoint([name for name, _ in scope["headers"]])
+        if type(headers) is not list:  # an ASGI app may send any iterable: it is read twice
+            headers = list(headers)
+        # Plain loops: a comprehension is a function call of its own on every response.
+        private = False
+        credentials = self.credentials
+        for name, _ in scope["headers"]:  # lowercase in the scope, as Starlette assumes
+            if name in credentials:
+                private = True
+                break
         https = scope.get("scheme") == "https"
-        present = {name.lower() for name, _ in headers}
-        if self._concerned.isdisjoint(present):
-            return [*headers, *extra, *self._added[private, https]]
-        return [*self._merged(headers, present, private=private, https=https), *extra]
+        concerned = self._concerned
+        for name, _ in headers:
+            if name.lower() in concerned:
+                return [*self._merged(headers, private=private, https=https), *extra]
+        return [*headers, *extra, *self._added[private, https]]
 
-    def _merged(
-        self, headers: Iterable[Header], present: set[bytes], *, private: bool, https: bool
-    ) -> list[Header]:
+    def _merged(self, headers: Iterable[Header], *, private: bool, https: bool) -> list[Header]:
         """The slow path: the route set a ``Vary``, a ``Cache-Control`` or a security header."""
+        present = {name.lower() for name, _ in headers}
         kept: list[Header] = []
         varied: list[str] = []
         for name, value in headers:
