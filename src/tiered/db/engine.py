@@ -60,6 +60,28 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
 
 
+def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
+    """Send SQLite a ROLLBACK only when a transaction is open.
+
+    The connection is in autocommit mode (BEGIN is ours), so a read-only unit
+    of work opens no transaction, yet SQLAlchemy rolls back every connection it
+    releases: on aiosqlite, a round trip to the connection's thread that undoes
+    nothing, about 40 µs of CPU on every read. SQLite knows whether a
+    transaction is open (``in_transaction``); when one is, the rollback runs as
+    before. SQLAlchemy's own switch for this, ``skip_autocommit_rollback``,
+    would skip it always, since the driver's isolation level says autocommit.
+    """
+    dialect = engine.sync_engine.dialect
+    rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver is None or getattr(driver, "in_transaction", True):
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
     # Bound values (emails, hashes, tokens) never reach an error message or a log.
     options: dict[str, Any] = {
@@ -98,6 +120,7 @@ class Database:
             # A local file cannot go away between two checkouts: nothing to check.
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            _skip_idle_rollbacks(engine)
         else:
             check_connections_on_checkout(
                 engine,
