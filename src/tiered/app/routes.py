@@ -9,17 +9,51 @@ declared with, so the OpenAPI document, dependency overrides and every
 response are the same as with ``include_router``. A router that holds anything
 else (a mount, a nested router, event handlers, a lifespan) is included as
 usual.
+
+The router still tries the routes in order, each with its regular expression,
+until one matches: about 0.6 µs per route passed over, some 20 µs for a route
+twenty places down markets' list. So each route re-created here first compares
+the literal start of its path (``/api/v1/markets/`` of
+``/api/v1/markets/{market_id}``), which a path its expression matches must
+begin with, and only then runs the expression.
 """
 
 from __future__ import annotations
 
 import inspect
 from functools import cache
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _get_scope_effective_route_context
+from starlette.routing import Match
+from starlette.types import Scope
 
-__all__ = ["add_routes"]
+__all__ = ["PrefixCheckedRoute", "add_routes"]
+
+
+class PrefixCheckedRoute(APIRoute):
+    """An ``APIRoute`` that rules out a request whose path lacks its literal start, cheaply.
+
+    Only where the answer is certain: an HTTP request, with no ``root_path``
+    to take off the path first, not matched through a router FastAPI includes
+    lazily (whose prefix is not part of this route's path). Anything else is
+    matched as ``APIRoute`` matches it.
+    """
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.literal_start = self.path_format.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and not scope.get("root_path")
+            and not scope["path"].startswith(self.literal_start)
+            and _get_scope_effective_route_context(scope) is None
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 @cache
@@ -34,7 +68,7 @@ def _route_settings() -> tuple[str, ...]:
 def _flat(router: APIRouter) -> bool:
     default_lifespan = type(APIRouter().lifespan_context)
     return (
-        all(type(route) is APIRoute for route in router.routes)
+        all(type(route) in (APIRoute, PrefixCheckedRoute) for route in router.routes)
         and not router.on_startup
         and not router.on_shutdown
         and type(router.lifespan_context) is default_lifespan
@@ -49,4 +83,6 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     for route in router.routes:
         assert isinstance(route, APIRoute)
         settings = {name: getattr(route, name) for name in _route_settings()}
-        app.router.add_api_route(route.path, route.endpoint, **settings)
+        app.router.add_api_route(
+            route.path, route.endpoint, route_class_override=PrefixCheckedRoute, **settings
+        )

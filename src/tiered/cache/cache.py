@@ -73,6 +73,9 @@ class Cache:
         self.lease_ttl = _seconds("lease_ttl", lease_ttl)
         self.lease_wait = _seconds("lease_wait", lease_wait)
         self.metrics = metrics or CacheMetrics()
+        # Resolved once: looking a label up costs more than counting, on every read.
+        self._hits = self.metrics.hits.labels(name)
+        self._misses = self.metrics.misses.labels(name)
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._outage = BackendOutage(
@@ -252,7 +255,7 @@ class Cache:
             self._failed("get", error)
             return None
         self._outage.succeeded()
-        (self.metrics.misses if data is None else self.metrics.hits).labels(self.name).inc()
+        (self._misses if data is None else self._hits).inc()
         return data
 
     async def _write(self, stored: str, data: bytes, ttl: float, lease: str | None) -> bool:

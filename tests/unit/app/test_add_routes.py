@@ -156,3 +156,50 @@ def test_a_router_holding_another_is_included_as_usual() -> None:
     app = FastAPI()
     add_routes(app, outer)
     assert app.openapi()["paths"]["/outer/inner"]
+
+
+async def answers(app: Any, prefix: str = "", **client: Any) -> list[tuple[int, bytes]]:
+    transport = httpx.ASGITransport(app=app, **client)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answered = []
+        for method, url, body in REQUESTS:
+            response = await http.request(
+                method, prefix + url, json=body, headers={"x-tenant": "t1"}
+            )
+            answered.append((response.status_code, response.content))
+        return answered
+
+
+async def test_behind_a_root_path_every_answer_is_include_routers() -> None:
+    expected = await answers(app_with(FastAPI.include_router), "/api", root_path="/api")
+    assert await answers(app_with(add_routes), "/api", root_path="/api") == expected
+    assert {status for status, _ in expected} != {404}
+
+
+async def test_the_apps_router_included_elsewhere_still_matches() -> None:
+    outer = FastAPI()
+    outer.include_router(app_with(add_routes).router, prefix="/v2")
+    reference = FastAPI()
+    reference.include_router(app_with(FastAPI.include_router).router, prefix="/v2")
+    expected = await answers(reference, "/v2")
+    assert await answers(outer, "/v2") == expected
+    assert expected[0][0] == 200
+
+
+async def test_a_route_whose_literal_start_differs_runs_no_expression(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    matched: list[str] = []
+    original = APIRoute.matches
+
+    def counting(route: APIRoute, scope: Any) -> Any:
+        matched.append(route.path)
+        return original(route, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counting)
+    app = app_with(add_routes)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/items/extra/doc", headers={"x-tenant": "t"})).status_code == 200
+    assert "/items/text/plain" not in matched
+    assert matched[-1] == "/items/extra/doc"
