@@ -225,10 +225,10 @@ TARGETS = (
         subject="markets-redis",
         cost_route="meta",
         why=(
-            "The list request this is set against got more than twice as fast (about 950 "
-            "µs of CPU here), so the budget is now about 95 µs. One round trip (counted "
-            "below) costs the client about 100 µs in the app: the kernel's loopback send "
-            "alone is about 20 µs of it. The script's calls are pipelined on a connection of "
+            "The list request this is set against got three times as fast (about 870 µs "
+            "of CPU here on SQLite), so the budget is now about 87 µs. One round trip "
+            "(counted below) costs the client about 100 µs in the app: the kernel's "
+            "loopback send alone is about 20 µs of it. The script's calls are pipelined on a connection of "
             "the limiter's own, which took the cost from about 140 µs (redis-py's pool: "
             "acquire, release, a task per write); measured alone, a call costs 40 µs, "
             "against 29 µs for the same bytes on a bare asyncio stream. The limiter runs "
