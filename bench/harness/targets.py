@@ -225,7 +225,7 @@ TARGETS = (
         subject="markets-redis",
         cost_route="meta",
         why=(
-            "The list request this is set against got three times as fast (about 870 µs "
+            "The list request this is set against is cheap now (about 870 µs "
             "of CPU here on SQLite), so the budget is now about 87 µs. One round trip "
             "(counted below) costs the client about 100 µs in the app: the kernel's "
             "loopback send alone is about 20 µs of it. The script's calls are pipelined on a connection of "
