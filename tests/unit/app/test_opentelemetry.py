@@ -34,19 +34,9 @@ class _RecordingTracer(Tracer):
         self.started.append((name, kind))
         return NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
 
-    def start_as_current_span(  # noqa: PLR0917 - opentelemetry's signature
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[trace.Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
-    ) -> Any:
-        return trace.use_span(self.start_span(name, context, kind), end_on_exit=end_on_exit)
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """FastAPI's operation spans: recorded by name, as internal spans."""
+        return trace.use_span(self.start_span(name), end_on_exit=True)
 
 
 class _RecordingProvider(TracerProvider):
