@@ -11,9 +11,9 @@ backends (memory, Redis, memory in front of Redis) pass one contract suite
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["CacheBackend"]
+__all__ = ["AnswersNow", "CacheBackend"]
 
 
 class CacheBackend(Protocol):
@@ -59,4 +59,21 @@ class CacheBackend(Protocol):
 
     async def aclose(self) -> None:
         """Stop background work; the backend may not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class AnswersNow(Protocol):
+    """A backend in this process's memory, which reads without waiting and cannot fail.
+
+    The cache reads a hit from one without a coroutine per step: on an API's
+    cached read, the awaits of the general path cost as much as the lookups.
+    """
+
+    def tag_versions_now(self, tags: Sequence[str]) -> list[int]:
+        """:meth:`CacheBackend.tag_versions`, at once."""
+        ...
+
+    def get_now(self, key: str) -> bytes | None:
+        """:meth:`CacheBackend.get`, at once."""
         ...

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
-from tiered.cache.backend import CacheBackend
+from tiered.cache.backend import AnswersNow, CacheBackend
 from tiered.cache.codec import Codec, codec_for, refuse_orm_entity
 from tiered.cache.keys import entry_key, normalise_tags, source_flight_key
 from tiered.cache.metrics import CacheMetrics
@@ -82,6 +82,7 @@ class Cache:
             name, self._clock, retry_after=retry_after, log_interval=log_interval
         )
         self._flights: SingleFlight[bytes] = SingleFlight()
+        self._answers_now = backend if isinstance(backend, AnswersNow) else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -136,6 +137,9 @@ class Cache:
         value_codec = codec_for(codec)
         lifetime = self._ttl(ttl)
         tag_list = normalise_tags(tags)
+        hit = self._hit_now(key, tag_list)
+        if hit is not None:
+            return value_codec.load(hit)
         stored = await self._stored_key(key, tag_list)
         if stored is not None:
             data = await self._read(stored)
@@ -159,7 +163,11 @@ class Cache:
         self, key: str, *, codec: Codec[Any] | type[Any] | None = None, tags: Sequence[str] = ()
     ) -> Any:
         """The cached value, or ``None`` on a miss (or when the backend is unavailable)."""
-        stored = await self._stored_key(key, normalise_tags(tags))
+        tag_list = normalise_tags(tags)
+        hit = self._hit_now(key, tag_list)
+        if hit is not None:
+            return codec_for(codec).load(hit)
+        stored = await self._stored_key(key, tag_list)
         data = None if stored is None else await self._read(stored)
         return None if data is None else codec_for(codec).load(data)
 
@@ -232,6 +240,19 @@ class Cache:
     def _dump(value: Any, codec: Codec[Any]) -> bytes:
         refuse_orm_entity(value)
         return codec.dump(value)
+
+    def _hit_now(self, key: str, tags: Sequence[str]) -> bytes | None:
+        """The entry read at once from a backend in memory, counted; ``None`` otherwise.
+
+        A miss is left to the general path, which counts it and fills the entry.
+        """
+        backend = self._answers_now
+        if backend is None:
+            return None
+        data = backend.get_now(entry_key(key, tags, backend.tag_versions_now(tags)))
+        if data is not None:
+            self._hits.inc()
+        return data
 
     async def _stored_key(self, key: str, tags: Sequence[str]) -> str | None:
         """The entry's stored key, or ``None`` when the backend is down or just failed."""

@@ -34,7 +34,10 @@ class MemoryCacheBackend:
         self._signals = FillSignals()
 
     async def get(self, key: str) -> bytes | None:
-        return await self._entries.get(key)
+        return self._entries.get_now(key)
+
+    def get_now(self, key: str) -> bytes | None:
+        return self._entries.get_now(key)
 
     async def set(
         self, key: str, value: bytes, ttl: float, *, lease_token: str | None = None
@@ -50,9 +53,12 @@ class MemoryCacheBackend:
             self._signals.notify(key)
 
     async def tag_versions(self, tags: Sequence[str]) -> list[int]:
+        return self.tag_versions_now(tags)
+
+    def tag_versions_now(self, tags: Sequence[str]) -> list[int]:
         versions = []
         for tag in tags:
-            stored = await self._tags.get(tag)
+            stored = self._tags.get_now(tag)
             versions.append(0 if stored is None else parse_counter(stored))
         return versions
 

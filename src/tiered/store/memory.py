@@ -81,6 +81,10 @@ class MemoryStore:
         return self._entries.get(self._prefix + key)
 
     async def get(self, key: str) -> bytes | None:
+        return self.get_now(key)
+
+    def get_now(self, key: str) -> bytes | None:
+        """:meth:`get` without a coroutine, for callers in this process that read often."""
         entry = self._live(key)
         return None if entry is None else entry.value
 

@@ -100,3 +100,33 @@ async def test_tags_survive_a_flood_of_entries(clock: FrozenClock) -> None:
     for number in range(500):
         await cache.get_or_set(f"k{number}", Loader(number), tags=["markets"])
     assert await cache.get("old", tags=["markets"]) is None
+
+
+async def test_a_hit_is_read_at_once_and_counted(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = Loader({"name": "Zoë"})
+    await cache.get_or_set("k", loader, tags=["markets"])
+    awaited: list[str] = []
+    backend = cache.backend
+
+    async def get(key: str) -> bytes | None:
+        awaited.append("get")
+        return None
+
+    monkeypatch.setattr(backend, "get", get)
+    assert await cache.get_or_set("k", loader, tags=["markets"]) == {"name": "Zoë"}
+    assert await cache.get("k", tags=["markets"]) == {"name": "Zoë"}
+    assert awaited == [], "no coroutine of the backend's for a hit"
+    registry = cache.metrics.registry
+    assert registry.get_sample_value("cache_hits_total", {"cache": "default"}) == 2
+    assert registry.get_sample_value("cache_misses_total", {"cache": "default"}) == 1
+    assert loader.calls == 1
+
+
+async def test_a_bumped_tag_misses_on_the_fast_path_too(cache: Cache) -> None:
+    first, second = Loader("old"), Loader("new")
+    assert await cache.get_or_set("k", first, tags=["markets"]) == "old"
+    await cache.invalidate_tags("markets")
+    assert await cache.get_or_set("k", second, tags=["markets"]) == "new"
+    assert (first.calls, second.calls) == (1, 1)
