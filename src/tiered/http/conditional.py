@@ -131,12 +131,9 @@ def representation(
     etag = etag_of(content)
     if is_not_modified(request, etag):
         return not_modified(etag, headers)
-    return Response(
-        content,
-        status_code=status_code,
-        media_type=media_type,
-        headers={**(headers or {}), "ETag": etag},
-    )
+    response = Response(content, status_code=status_code, media_type=media_type, headers=headers)
+    response.raw_headers.append((b"etag", etag.encode("latin-1")))
+    return response
 
 
 def _strong_match(a: EntityTag, b: EntityTag) -> bool:

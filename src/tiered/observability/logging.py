@@ -118,9 +118,9 @@ def _write_line(line: bytes) -> None:
     """Write one whole line to whatever `sys.stdout` is now, unbuffered.
 
     Straight to the stream's file descriptor when it has one (one ``write(2)``,
-    without the text layer's encode-buffer-flush round); through the stream
-    otherwise (pytest's capture). The text layer is flushed when the stream is
-    first seen, and every line of ours is written whole, so lines keep their order.
+    without the text layer's encode-and-buffer round); through the stream
+    otherwise (pytest's capture). What others printed to the stream is flushed
+    first, and every line of ours is written whole, so lines keep their order.
     """
     stream = sys.stdout
     if stream is not _OUTPUT.stream:
@@ -131,6 +131,7 @@ def _write_line(line: bytes) -> None:
         stream.write(line.decode("utf-8"))
         stream.flush()
         return
+    stream.flush()  # whatever else was printed goes first; nothing to do, usually
     written = os.write(fd, line)
     while written < len(line):  # a pipe or a signal can cut a long write short
         written += os.write(fd, line[written:])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 from typing import Any
 
 import pytest
@@ -84,3 +87,25 @@ def test_console_mode_takes_the_pipeline(capsys: pytest.CaptureFixture[str]) -> 
     assert "request" in out
     assert "/keys/" in out
     assert TOKEN not in out
+
+
+def test_lines_go_to_stdouts_descriptor_in_order(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging(level="INFO", json=True)
+    # Block-buffered, as stdout is when it is a file or a pipe.
+    buffered = io.TextIOWrapper(io.FileIO(os.dup(1), "w"), line_buffering=False)
+    monkeypatch.setattr(sys, "stdout", buffered)
+    print("first")
+    log_request(_fields("/one"))
+    print("between")
+    get_logger("app").info("second")
+    log_request(_fields("/two"))
+    buffered.flush()
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0] == "first"
+    assert json.loads(lines[1])["path"] == "/one"
+    assert lines[2] == "between", "what was printed before a line is written before it"
+    assert json.loads(lines[3])["event"] == "second"
+    assert json.loads(lines[4])["path"] == "/two"
+    buffered.close()

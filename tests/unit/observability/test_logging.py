@@ -16,6 +16,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from tiered.observability import configure_logging, get_logger
+from tiered.observability.logging import bind_request_id, reset_request_id
 
 GUIDE = Path(__file__).parents[3] / "docs" / "logging.md"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXZhbHVl"
@@ -81,6 +82,25 @@ def test_get_logger_defaults_to_the_callers_module(capsys: pytest.CaptureFixture
     get_logger().info("hi")
 
     assert _records(capsys)[0]["logger"] == __name__
+
+
+def test_the_request_id_is_on_every_line_of_its_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging()
+    log = get_logger("app")
+
+    token = bind_request_id("req-456")
+    log.info("inside")
+    logging.getLogger("sqlalchemy.engine").warning("slow query")
+    log.info("named", request_id="its-own")
+    reset_request_id(token)
+    log.info("outside")
+
+    inside, stdlib_line, named, outside = _records(capsys)
+    assert inside["request_id"] == stdlib_line["request_id"] == "req-456"
+    assert named["request_id"] == "its-own"
+    assert "request_id" not in outside
 
 
 def test_contextvars_are_merged_into_every_line(capsys: pytest.CaptureFixture[str]) -> None:
