@@ -115,8 +115,8 @@ class _Envelope(BaseModel):
 
     A route names its envelope on every request, and pydantic's own lookup of
     an already parametrised generic model costs about 0.9 µs. Other parameters
-    (unions, annotations) go to pydantic, which keeps, for instance, the order
-    of a union's members.
+    (unions, annotations) go to pydantic, which tells apart, for instance,
+    ``Union[int, str]`` and ``Union[str, int]``, equal as keys of a dictionary.
     """
 
     def __class_getitem__(cls, params: Any) -> Any:

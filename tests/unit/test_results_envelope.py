@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -174,3 +174,27 @@ async def test_json_response_sends_what_the_response_model_would() -> None:
             "summary": "Direct",
         },
     }
+
+
+class _Pet(BaseModel):
+    name: str
+
+
+def test_an_envelope_of_a_model_class_is_made_once() -> None:
+    assert ApiResponse[_Pet] is ApiResponse[_Pet]
+    assert PageResponse[_Pet] is PageResponse[_Pet]
+    assert len({ApiResponse[_Pet], PageResponse[_Pet]}) == 2
+    assert ApiResponse[_Pet](data=_Pet(name="Rex")).model_dump() == {
+        "success": True,
+        "data": {"name": "Rex"},
+        "meta": None,
+    }
+
+
+def test_an_envelope_of_a_union_keeps_its_members_order() -> None:
+    def members(envelope: type[BaseModel]) -> list[str]:
+        schema = envelope.model_json_schema()["properties"]["data"]
+        return [member["type"] for member in schema["anyOf"]]
+
+    assert members(ApiResponse[Union[int, str]]) == ["integer", "string"]  # noqa: UP007
+    assert members(ApiResponse[Union[str, int]]) == ["string", "integer"]  # noqa: UP007
