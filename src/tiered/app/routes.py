@@ -21,15 +21,28 @@ expression matches must begin with, and only then runs the expression.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import fastapi.routing
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute, _get_scope_effective_route_context
+from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
 __all__ = ["PrefixCheckedRoute", "add_routes"]
+
+
+def _never_shortcut(scope: Scope) -> Any | None:
+    """Stands in for FastAPI's lookup where it is missing: every route is matched in full."""
+    return scope
+
+
+# FastAPI's record of a route being matched through a lazily included router.
+_included_context: Callable[[Scope], Any | None] = getattr(
+    fastapi.routing, "_get_scope_effective_route_context", _never_shortcut
+)
 
 
 class PrefixCheckedRoute(APIRoute):
@@ -50,7 +63,7 @@ class PrefixCheckedRoute(APIRoute):
             scope["type"] == "http"
             and not scope.get("root_path")
             and not scope["path"].startswith(self.literal_start)
-            and _get_scope_effective_route_context(scope) is None
+            and _included_context(scope) is None
         ):
             return Match.NONE, {}
         return super().matches(scope)

@@ -203,3 +203,26 @@ async def test_a_route_whose_literal_start_differs_runs_no_expression(
         assert (await http.get("/items/extra/doc", headers={"x-tenant": "t"})).status_code == 200
     assert "/items/text/plain" not in matched
     assert matched[-1] == "/items/extra/doc"
+
+
+async def test_without_fastapis_lookup_every_route_is_matched_in_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tiered.app import routes
+
+    expected = await answers(app_with(FastAPI.include_router))
+    monkeypatch.setattr(routes, "_included_context", routes._never_shortcut)
+    matched: list[str] = []
+    original = APIRoute.matches
+
+    def counting(route: APIRoute, scope: Any) -> Any:
+        matched.append(route.path)
+        return original(route, scope)
+
+    app = app_with(add_routes)
+    assert await answers(app) == expected
+    monkeypatch.setattr(APIRoute, "matches", counting)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/items/extra/doc", headers={"x-tenant": "t"})).status_code == 200
+    assert "/items/text/plain" in matched
