@@ -113,9 +113,9 @@ TARGETS = (
             "connection as the floor's does and its rows go to JSON without a model per "
             "row. FastAPI's query parameters and dependency graph (about 8 µs per parameter "
             "and per dependency level; seven and six here) and the middleware (about 14 "
-            "µs) come on top: a list of one row costs markets about 600 µs of CPU on "
-            "SQLite, more than 1.5x the floor's whole 50-row request. 1.5x would mean "
-            "reading around SQLAlchemy and FastAPI."
+            "µs) come on top: a list of one row costs markets about 550 µs of CPU on "
+            "SQLite, as much as 1.5x the floor's whole 50-row request allows (about 580). "
+            "1.5x would mean reading around SQLAlchemy and FastAPI."
         ),
     ),
     Target(
