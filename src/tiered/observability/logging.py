@@ -85,7 +85,7 @@ def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
 
 
 class _Second:
-    """The last whole second formatted, so that a timestamp costs one f-string."""
+    """The last whole second formatted, so that a timestamp costs one formatting."""
 
     value: int = -1
     text: str = ""
