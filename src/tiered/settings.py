@@ -127,9 +127,10 @@ class AppSettings(BaseSettings):
     database_echo: bool = False
     """Log every SQL statement (SQLAlchemy's `echo`)."""
     database_pool_size: int = Field(default=5, ge=1)
-    """Connections a server database's pool keeps open."""
+    """Connections the pool keeps open; on a SQLite file, the most it opens (each has a thread,
+    and more add no capacity to one writer): further requests wait for one."""
     database_max_overflow: int = Field(default=10, ge=0)
-    """Connections opened beyond the pool under load."""
+    """Connections a server database opens beyond the pool under load."""
     database_pool_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for a free pooled connection."""
     database_pool_recycle: int = Field(default=1800, ge=-1)

@@ -92,7 +92,15 @@ def _engine_options(settings: AppSettings, url: URL) -> dict[str, Any]:
         if url.database in (None, "", ":memory:"):
             return {**options, "poolclass": StaticPool}
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return {**options, "connect_args": {"timeout": settings.database_connect_timeout}}
+        # No overflow: a connection beyond the pool was opened for one request and closed
+        # after it (a thread, a file and four PRAGMAs each time), for no capacity SQLite has.
+        return {
+            **options,
+            "connect_args": {"timeout": settings.database_connect_timeout},
+            "pool_size": settings.database_pool_size,
+            "max_overflow": 0,
+            "pool_timeout": settings.database_pool_timeout,
+        }
     options.update(
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
