@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -24,21 +25,34 @@ ECHO = "return ARGV[1]"
 """Each call's reply is its own argument: a reply handed to the wrong caller shows."""
 
 
+@asynccontextmanager
+async def _echo_on(url: str, *, reply_within: float) -> AsyncIterator[PipelinedScript]:
+    client = Redis.from_url(url)
+    script = PipelinedScript(client, ECHO, timeout=reply_within)
+    try:
+        yield script
+    finally:
+        await script.aclose()
+        await client.aclose()
+
+
 @pytest_asyncio.fixture
 async def echo(redis_url: str) -> AsyncIterator[PipelinedScript]:
-    client = Redis.from_url(redis_url)
-    script = PipelinedScript(client, ECHO, timeout=2.0)
-    yield script
-    await script.aclose()
-    await client.aclose()
+    async with _echo_on(redis_url, reply_within=2.0) as script:
+        yield script
 
 
 @pytest_asyncio.fixture
 async def private_echo(private_redis: PrivateRedis) -> AsyncIterator[PipelinedScript]:
+    async with _echo_on(private_redis.url, reply_within=0.3) as script:
+        yield script
+
+
+@pytest_asyncio.fixture
+async def admin(private_redis: PrivateRedis) -> AsyncIterator[Redis]:
+    """A client of the private server's own, to act on it behind the script's back."""
     client = Redis.from_url(private_redis.url)
-    script = PipelinedScript(client, ECHO, timeout=0.3)
-    yield script
-    await script.aclose()
+    yield client
     await client.aclose()
 
 
@@ -60,31 +74,23 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_replies(
 
 
 async def test_a_server_that_lost_the_script_gets_it_again(
-    private_echo: PipelinedScript, private_redis: PrivateRedis
+    private_echo: PipelinedScript, admin: Redis
 ) -> None:
     assert await private_echo([], ["first"]) == b"first"
-    admin = Redis.from_url(private_redis.url)
-    try:
-        await admin.script_flush()
-        assert await private_echo([], ["second"]) == b"second"
-        assert await admin.script_exists(private_echo.sha) == [True]
-    finally:
-        await admin.aclose()
+    await admin.script_flush()
+    assert await private_echo([], ["second"]) == b"second"
+    assert await admin.script_exists(private_echo.sha) == [True]
 
 
 async def test_a_paused_server_times_the_call_out_then_the_next_call_reconnects(
-    private_echo: PipelinedScript, private_redis: PrivateRedis
+    private_echo: PipelinedScript, admin: Redis
 ) -> None:
     assert await private_echo([], ["before"]) == b"before"
-    admin = Redis.from_url(private_redis.url)
-    try:
-        await admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
-        waiting = [asyncio.ensure_future(private_echo([], [f"w{index}"])) for index in range(5)]
-        results = await asyncio.gather(*waiting, return_exceptions=True)
-        assert all(isinstance(result, RedisTimeoutError) for result in results), results
-        await admin.execute_command("CLIENT", "UNPAUSE")
-    finally:
-        await admin.aclose()
+    await admin.client_pause(1000, all=True)
+    waiting = [asyncio.ensure_future(private_echo([], [f"w{index}"])) for index in range(5)]
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(result, RedisTimeoutError) for result in results), results
+    await admin.client_unpause()
     assert await private_echo([], ["after"]) == b"after"
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 import aiosqlite
 import pytest
 import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.contract.repository.domain import Owner, OwnerRepository, metadata
 
 from tiered.db import Database
+from tiered.repository import InMemorySession
 from tiered.testing import scratch_database
 from tiered.unit_of_work import UnitOfWork
 
@@ -19,8 +21,8 @@ from tiered.unit_of_work import UnitOfWork
 class Owners(UnitOfWork):
     owners: OwnerRepository
 
-    def create_repositories(self, session: object) -> None:
-        self.owners = OwnerRepository(session)  # type: ignore[arg-type]
+    def create_repositories(self, session: AsyncSession | InMemorySession) -> None:
+        self.owners = OwnerRepository(session)
 
 
 class UseCaseError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -33,9 +34,9 @@ CASES = [
 ]
 
 
-def _outcome(read: object, text: str) -> object:
+def _outcome(read: Callable[[str], object], text: str) -> object:
     try:
-        return read(text)  # type: ignore[operator]
+        return read(text)
     except Exception as error:
         return type(error)
 
