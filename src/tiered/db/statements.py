@@ -5,7 +5,8 @@ the current context (a request, a test block); transaction control (``BEGIN``,
 ``SAVEPOINT``…) is not counted, since drivers differ in whether they send it.
 A recorder with a threshold fails, or in production logs, when one statement
 *shape* (its SQL text, parameters aside) repeats more than the threshold: the
-signature of a lazy load in a loop.
+signature of a lazy load in a loop. A request's own recorder is made by its
+first statement, from the guard of its `RequestScope`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tiered.errors.hierarchy import InternalError
 from tiered.observability.logging import get_logger
+from tiered.observability.request_scope import current_request
 
 __all__ = [
     "RepeatedStatementError",
@@ -111,18 +113,30 @@ _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def report_statement(statement: str) -> None:
-    """Show ``statement`` to the active recorders: for SQL run on a driver connection directly."""
+    """Show ``statement`` to the active recorders: for SQL run on a driver connection directly.
+
+    The current request's guard sees it first, then every recorder opened in
+    this context, outermost first.
+    """
     recorders = _active.get()
-    if recorders and not statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
-        for recorder in recorders:
-            recorder.record(statement)
+    request = current_request()
+    guard = None if request is None else request.guard
+    if (guard is None and not recorders) or _is_transaction_control(statement):
+        return
+    if request is not None and guard is not None:
+        if request.statements is None:
+            request.statements = StatementRecorder(guard.threshold, guard.strict)
+        request.statements.record(statement)
+    for recorder in recorders:
+        recorder.record(statement)
+
+
+def _is_transaction_control(statement: str) -> bool:
+    return statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL)
 
 
 def _on_execute(connection: Any, cursor: Any, statement: str, *_args: Any) -> None:
-    recorders = _active.get()
-    if recorders and not statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
-        for recorder in recorders:
-            recorder.record(statement)
+    report_statement(statement)
 
 
 def install_statement_listener(engine: AsyncEngine) -> None:

@@ -23,18 +23,18 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiered.db.statements import StatementRecorder
 from tiered.errors.hierarchy import InternalError
 from tiered.errors.problem import problem_for_error
 from tiered.http.request_id import REQUEST_ID_HEADER, request_id_for
 from tiered.http.response_headers import ResponseHeaders
-from tiered.observability.logging import (
-    bind_request_id,
-    get_logger,
-    log_request,
-    reset_request_id,
-)
+from tiered.observability.logging import get_logger, log_request
 from tiered.observability.metrics import HttpMetrics
+from tiered.observability.request_scope import (
+    RequestScope,
+    StatementGuard,
+    enter_request,
+    leave_request,
+)
 
 __all__ = ["RequestContextMiddleware"]
 
@@ -94,9 +94,9 @@ class RequestContextMiddleware:
     """The edge of the app: everything done once per request, in one layer.
 
     ``response_headers`` completes the headers of every response (security
-    headers, private caching); ``statement_threshold`` turns on the N+1 guard
-    (`record_statements`), which fails the request when ``strict_statements``
-    and logs the statement otherwise.
+    headers, private caching); ``statement_threshold`` turns on the N+1 guard,
+    which fails the request when ``strict_statements`` and logs the statement
+    otherwise. The request's id and guard go in the `RequestScope` it runs in.
     """
 
     def __init__(
@@ -112,8 +112,11 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.response_headers = response_headers
-        self.statement_threshold = statement_threshold
-        self.strict_statements = strict_statements
+        self.guard = (
+            None
+            if statement_threshold is None
+            else StatementGuard(statement_threshold, strict_statements)
+        )
         self.timer = timer
         self.log = get_logger("tiered.access")
 
@@ -144,15 +147,8 @@ class RequestContextMiddleware:
                     _allow_head_with_get(message)
             await send(message)
 
-        token = bind_request_id(request_id)
-        guard = (
-            None
-            if self.statement_threshold is None
-            else StatementRecorder(self.statement_threshold, self.strict_statements)
-        )
+        token = enter_request(RequestScope(request_id, self.guard))
         try:
-            if guard is not None:
-                guard.__enter__()
             if scope["method"] == "HEAD":
                 await _answer_head(self.app, scope, receive, send_with_context)
             else:
@@ -168,8 +164,6 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_with_context)
         finally:
-            if guard is not None:
-                guard.__exit__()
             elapsed = self.timer() - started_at
             client = scope.get("client")
             fields = {
@@ -186,4 +180,4 @@ class RequestContextMiddleware:
             log_request(fields)
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, elapsed)
-            reset_request_id(token)
+            leave_request(token)
