@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiered.errors.hierarchy import InternalError
 from tiered.errors.problem import problem_for_error
+from tiered.http.header_completers import HEADER_COMPLETERS, HeaderCompleter
 from tiered.http.request_id import REQUEST_ID_HEADER, request_id_for
 from tiered.http.response_headers import ResponseHeaders
 from tiered.observability.logging import get_logger, log_request
@@ -129,6 +130,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         echoed = (_HEADER, request_id.encode("latin-1"))
         completed = self.response_headers
+        completers: list[HeaderCompleter] = []
+        scope[HEADER_COMPLETERS] = completers
         status = 500
         response_started = False
 
@@ -138,6 +141,8 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = message.get("headers", ())
+                for complete in completers:
+                    headers = complete(headers if type(headers) is list else list(headers))
                 message["headers"] = (
                     [*headers, echoed]
                     if completed is None

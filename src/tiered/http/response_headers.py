@@ -16,6 +16,9 @@ Neither is a layer of its own: the request-context layer, which already sees
 every response start, completes the headers, since every layer costs a call and
 a closure on every request. A response that sets none of the headers concerned
 (nearly all) gets a precomputed tuple appended, with no per-header work.
+
+Layers inside it complete headers at the same response start through
+:mod:`tiered.http.header_completers`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from starlette.types import Scope
 
+from tiered.http.header_completers import Header
 from tiered.security.api_keys import API_KEY_HEADER
 
 __all__ = [
@@ -46,7 +50,6 @@ HSTS_HEADER = ("strict-transport-security", "max-age=63072000; includeSubDomains
 """Sent only on responses to HTTPS requests (RFC 6797 §7.2)."""
 DEFAULT_CREDENTIAL_HEADERS = ("Authorization", API_KEY_HEADER)
 
-Header = tuple[bytes, bytes]
 _VARY = b"vary"
 _CACHE_CONTROL = b"cache-control"
 _NO_STORE = (_CACHE_CONTROL, b"no-store")

@@ -10,7 +10,10 @@ not limited: an orchestrator polling them must not spend a client's quota,
 nor be refused.
 
 It runs inside the request-context middleware, so a 429 has a request id, an
-access-log line and a metric like any other response. The request context
+access-log line and a metric like any other response; an admitted response
+gets its fields from the request context's header completers (see
+:mod:`tiered.http.header_completers`), which saves wrapping ``send`` once more.
+Outside it, this layer wraps ``send`` itself. The request context
 replays a HEAD as GET; the record kept in ``scope["state"]`` (see
 :class:`~tiered.ratelimit.routes.AppliedLimit`) makes sure it is charged once.
 """
@@ -18,12 +21,13 @@ replays a HEAD as GET; the record kept in ``scope["state"]`` (see
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-from typing import Any, cast
+from typing import cast
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiered.errors.problem import PROBLEM_MEDIA_TYPE, problem_for_error
+from tiered.http.header_completers import HEADER_COMPLETERS, HeaderCompleter
 from tiered.http.request_id import request_id_of
 from tiered.ratelimit.decision import Decision, Outcome
 from tiered.ratelimit.errors import (
@@ -70,6 +74,7 @@ class RateLimitMiddleware:
             return
         state = scope.get("state")
         applied = state.get(APPLIED) if state else None
+        completers: list[HeaderCompleter] | None = scope.get(HEADER_COMPLETERS)
         if applied is None or applied.request_headers is not scope["headers"]:
             principal = None if self.principal is None else self.principal(scope)
             if principal is not None and type(principal) is not str:  # skips an ABC check
@@ -83,17 +88,18 @@ class RateLimitMiddleware:
             if decision.outcome is not _ALLOWED and not decision.allowed:
                 await self.refuse(decision, scope, receive, send)
                 return
-        else:
-            decision = applied.decision
-        headers = decision.header_values()
+        elif completers is not None:  # a HEAD replayed as GET: its fields are already added
+            await self.app(scope, receive, send)
+            return
+        if completers is not None:
+            completers.append(applied.complete_headers)
+            await self.app(scope, receive, send)
+            return
+        complete = applied.complete_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                route_decision = applied.route_decision
-                if route_decision is None:
-                    message["headers"] = [*message.get("headers", ()), *headers]
-                else:
-                    message["headers"] = _merged(message, decision, route_decision)
+                message["headers"] = complete(list(message.get("headers", ())))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -120,16 +126,3 @@ class RateLimitMiddleware:
         ]
         await send({"type": "http.response.start", "status": exceeded.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _merged(message: Message, applied: Decision, route: Decision) -> list[Any]:
-    """One set of fields for the middleware's decision and a route dependency's own."""
-    kept = [item for item in message.get("headers", ()) if item[0].lower() not in _HEADER_NAMES]
-    policy = b", ".join((applied.quotas.policy_header, route.quotas.policy_header))
-    kept.append((b"ratelimit-policy", policy))
-    states = (*applied.states, *route.states)
-    if states:
-        combined = Decision(Outcome.ALLOWED, applied.quotas, states).tightest
-        if combined is not None:
-            kept.append((b"ratelimit", combined.rate_limit_item()))
-    return kept

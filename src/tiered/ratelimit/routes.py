@@ -27,6 +27,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from tiered.errors.hierarchy import ConfigurationError
+from tiered.http.header_completers import Header
 from tiered.ratelimit.decision import Decision, Outcome, QuotaSet
 from tiered.ratelimit.errors import QuotaExceededError, RateLimiterUnavailableError
 from tiered.ratelimit.keys import client_address_key
@@ -42,6 +43,7 @@ __all__ = [
     "rate_limit",
 ]
 
+_FIELD_NAMES = (b"ratelimit", b"ratelimit-policy")
 APPLIED = "tiered.rate_limit"
 """Scope (and ``scope["state"]``) key of the :class:`AppliedLimit` of the request."""
 _MISSING = object()
@@ -69,6 +71,26 @@ class AppliedLimit:
         scope[APPLIED] = self
         if scope["method"] == "HEAD":
             scope.setdefault("state", {})[APPLIED] = self
+
+    def complete_headers(self, headers: list[Header]) -> list[Header]:
+        """The response's headers with the ``RateLimit-Policy`` and ``RateLimit`` fields.
+
+        When the route's dependency decided too, one set of fields describes
+        both decisions, in place of any the response already has.
+        """
+        route = self.route_decision
+        if route is None:
+            return [*headers, *self.decision.header_values()]
+        decision = self.decision
+        kept = [item for item in headers if item[0].lower() not in _FIELD_NAMES]
+        policy = b", ".join((decision.quotas.policy_header, route.quotas.policy_header))
+        kept.append((b"ratelimit-policy", policy))
+        states = (*decision.states, *route.states)
+        if states:
+            tightest = Decision(Outcome.ALLOWED, decision.quotas, states).tightest
+            if tightest is not None:
+                kept.append((b"ratelimit", tightest.rate_limit_item()))
+        return kept
 
 
 def applied_limit(scope: Scope) -> AppliedLimit | None:
@@ -189,6 +211,7 @@ class RoutePolicies:
         self.default_policies = tuple(default)
         self.default = limiter.quota_set(self.default_policies)
         self._entries: list[tuple[str, Any, QuotaSet]] | None = None
+        self._prefixes: tuple[str, ...] = ()
         self._built_for: object = None
         limiter.on_routes_changed.append(self.invalidate)
 
@@ -200,9 +223,9 @@ class RoutePolicies:
         app = scope.get("app")
         if entries is None or self._built_for is not app:
             entries = self._build(app)
-        if not entries:
-            return self.default
         path = _route_path(scope)
+        if not path.startswith(self._prefixes):  # one call rules out every entry, usually
+            return self.default
         for prefix, route, quotas in entries:
             if path.startswith(prefix):
                 probe = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
@@ -220,5 +243,6 @@ class RoutePolicies:
             for context, template, names in _declarations(getattr(app, "routes", ()))
         ]
         self._entries = entries
+        self._prefixes = tuple(prefix for prefix, _, _ in entries)
         self._built_for = app
         return entries
