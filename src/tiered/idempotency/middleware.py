@@ -17,6 +17,7 @@ that cannot be replayed (a file sent by path) releases the key instead.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from anyio import CancelScope
@@ -134,10 +135,13 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Not a coroutine function: a request it lets by costs no coroutine of its own."""
         if scope["type"] != "http" or not _has_key(scope["headers"]):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._keep(scope, receive, send)
+
+    async def _keep(self, scope: Scope, receive: Receive, send: Send) -> None:
         slot = RequestSlot()
         scope[SLOT] = slot
 

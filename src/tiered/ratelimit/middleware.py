@@ -68,10 +68,13 @@ class RateLimitMiddleware:
         self.routes = RoutePolicies(limiter, default)
         self.exempt = frozenset(exempt)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Not a coroutine function: a request it lets by costs no coroutine of its own."""
         if scope["type"] != "http" or scope["path"] in self.exempt:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._limit(scope, receive, send)
+
+    async def _limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state")
         applied = state.get(APPLIED) if state else None
         completers: list[HeaderCompleter] | None = scope.get(HEADER_COMPLETERS)
