@@ -95,6 +95,7 @@ class _Second:
 
     value: int = -1
     text: str = ""
+    """``2026-01-31T12:00:59.``: the second, up to the decimal point."""
 
 
 _SECOND = _Second()
@@ -102,12 +103,11 @@ _SECOND = _Second()
 
 def _utc_timestamp() -> str:
     """Now, as ISO 8601 in UTC with microseconds and a ``Z``."""
-    now = time.time()
-    second = int(now)
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
     if second != _SECOND.value:
-        _SECOND.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND.text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _SECOND.value = second
-    return "%s.%06dZ" % (_SECOND.text, (now - second) * 1_000_000)  # noqa: UP031 - faster
+    return _SECOND.text + str(micros).rjust(6, "0") + "Z"
 
 
 class _Output:

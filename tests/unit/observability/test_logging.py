@@ -414,3 +414,20 @@ def test_guide_example_is_the_one_in_the_docs() -> None:
 
     start = test_lines.index(doc_lines[0])
     assert test_lines[start : start + len(doc_lines)] == doc_lines
+
+
+@pytest.mark.parametrize(
+    ("nanoseconds", "expected"),
+    [
+        (1_700_000_000_000_123_999, "2023-11-14T22:13:20.000123Z"),
+        (1_700_000_000_999_999_000, "2023-11-14T22:13:20.999999Z"),
+        (1_700_000_001_000_000_000, "2023-11-14T22:13:21.000000Z"),
+    ],
+)
+def test_timestamps_are_utc_with_six_digits_of_microseconds(
+    monkeypatch: pytest.MonkeyPatch, nanoseconds: int, expected: str
+) -> None:
+    from tiered.observability import logging as tiered_logging
+
+    monkeypatch.setattr(tiered_logging.time, "time_ns", lambda: nanoseconds)
+    assert tiered_logging._utc_timestamp() == expected
