@@ -72,8 +72,8 @@ _LIST_WHY = (
     "model's rows are fetched on the session's driver connection in one call (on SQLite, "
     "and on asyncpg in a read-only unit of work, which runs in autocommit at READ "
     "COMMITTED) and written to JSON by orjson without a model per row. What is left, in "
-    "the profile below: the unit of work's session (checkout and release, about 90 µs on "
-    "SQLite now that a released connection is rolled back only inside a transaction), "
+    "the profile below: the unit of work's session (checkout and release, about 110 µs on "
+    "SQLite on this machine; a released connection is rolled back only inside a transaction), "
     "FastAPI's query parameters and dependency graph (about 8 µs per parameter and per "
     "dependency level; the list has seven parameters and six dependants), the "
     "conversion of each value to its Python type, and the middleware."
@@ -107,14 +107,14 @@ TARGETS = (
             "session, no type conversion and no framework: it passes UUIDs, timestamps and "
             "decimals through as the driver returns them. markets reads through SQLAlchemy "
             "2, the data layer the library is built on: a unit of work checks out and "
-            "releases an `AsyncSession` (about 90 µs of CPU with no statement at all), "
-            "and every value is converted to its Python type (UUIDs, UTC datetimes, exact "
-            "decimals, enums), even though the page's statement runs on the driver "
-            "connection as the floor's does and its rows go to JSON without a model per "
-            "row. FastAPI's query parameters and dependency graph (about 8 µs per parameter "
-            "and per dependency level; seven and six here) and the middleware (about 14 "
-            "µs) come on top: a list of one row costs markets about 550 µs of CPU on "
-            "SQLite, as much as 1.5x the floor's whole 50-row request allows (about 580). "
+            "releases an `AsyncSession` (about 110 µs of CPU with no statement at all, a "
+            "fifth of the floor's whole request), and every value is converted to its Python "
+            "type (UUIDs, UTC datetimes, exact decimals, enums), even though the page's "
+            "statement runs on the driver connection as the floor's does and its rows go to "
+            "JSON without a model per row. FastAPI's query parameters and dependency graph "
+            "(seven parameters and six dependants here) and the middleware come on top: a "
+            "list of one row costs markets about 920 µs of CPU on SQLite, more than the "
+            "790 µs that 1.5x the floor's whole 50-row request allows. "
             "1.5x would mean reading around SQLAlchemy and FastAPI."
         ),
     ),
@@ -147,12 +147,12 @@ TARGETS = (
         3.0,
         True,
         why=(
-            "A one-row miss is cheap on SQLite (about 390 µs of CPU, no longer paying a "
-            "rollback round trip to SQLite's thread when no transaction is open), so the "
-            "ratio sits at 3. A hit still pays everything around the read: FastAPI's "
-            "dependency graph (four levels, about a third of the hit's CPU in the profile), "
-            "routing, the rate limiter, the access line, metrics, the ETag and the response; "
-            "the cache itself is two "
+            "A one-row miss is cheap on SQLite (one statement on the driver connection, no "
+            "BEGIN or COMMIT, no rollback round trip to SQLite's thread when no transaction "
+            "is open), so the ratio sits near 3. A hit still pays everything around the "
+            "read: FastAPI's dependency graph (four levels, about a third of the hit's CPU in "
+            "the profile), routing, the rate limiter, the access line, metrics, the ETag and "
+            "the response; the cache itself is two "
             "dictionary lookups and a decode. On PostgreSQL, where a miss costs more, it is met."
         ),
     ),
@@ -163,19 +163,17 @@ TARGETS = (
         1.2,
         False,
         why=(
-            "With every middleware removed, markets' `/health/live` costs about 30 µs against "
-            "bare FastAPI's 35 (FastAPI's OpenTelemetry check, 5 µs a request, is off unless "
-            "asked for), so at 1.2x the middleware has about 12 µs, and it costs about 14, "
-            "measured layer by layer in one process. The request context, which now also "
-            "adds the security headers and `Vary`/`no-store` and runs the N+1 guard (three "
-            "layers of their own before), costs about 12.5 µs: the access line, written with "
-            "one `write(2)`, 4; the request id, its log context and the bookkeeping 4.5; "
-            "response headers 1.5; metrics 1.4; the N+1 guard 1. Idempotency, the rate "
-            "limiter and the body limit pass this route by for 1.4 µs together. markets, as "
-            "deployed, runs more than the target lists (the N+1 guard, private caching and "
-            "those three layers, about 3 µs): with the listed features alone it measures "
-            "about 1.2x. Every "
-            "piece costs two to three times what it costs timed alone: the working set of a "
+            "With every middleware removed, markets' `/health/live` costs about 0.86x bare "
+            "FastAPI's (FastAPI's OpenTelemetry check is off unless asked for, and routes "
+            "rule themselves out by their literal path start), so at 1.2x the middleware has "
+            "about a third of a bare request: about 20 µs on this machine, and it costs about "
+            "that, measured layer by layer in one process. The request context (request id, "
+            "access line, metrics, security headers, `Vary`/`no-store`, the N+1 guard) costs "
+            "about 18 µs, a third of it the access line, written with one `write(2)`; the "
+            "N+1 guard costs nothing until a statement runs. Idempotency, the rate limiter "
+            "and the body limit let this route by without a coroutine of their own, for "
+            "about 1.6 µs together. Every piece costs two to three times what it costs timed "
+            "alone: the working set of a "
             "whole request is larger than the processor's caches."
         ),
     ),
@@ -186,10 +184,15 @@ TARGETS = (
         1.10,
         False,
         why=(
-            "The limiter's layer, a GCRA decision in memory and its two structured headers "
-            "cost about 8 µs (3 µs timed alone): a seventh of a request that does nothing "
-            "else (about 52 µs here, and the cheaper the rest of the stack gets, the larger "
-            "the share). On a typical request (the list lines) its share is a few percent."
+            "The limiter's layer costs about 10 µs of a trivial request in the app (about 3 "
+            "µs timed alone), measured step by step in one process: who the client is (the "
+            "token check, the address) about 1.5, the route's policies 0.5, the GCRA "
+            "decision in memory about 5 (one read and one write of the client's state, the "
+            "decision and its quota state), its two structured fields about 2.5 (added by "
+            "the request context's header completers, without a `send` wrapper of its own). "
+            "That is a ninth of a request that does nothing else (about 85 µs here; the "
+            "cheaper the rest of the stack gets, the larger the "
+            "share). On a typical request (the list lines) its share is a few percent."
         ),
     ),
     Target(
@@ -201,8 +204,8 @@ TARGETS = (
         subject="markets-redis",
         why=(
             "Structural for a request that does nothing else: the one round trip (a single "
-            "EVALSHA, counted below) costs the client about 100 µs of CPU here (see the "
-            "list line), more than the trivial request itself."
+            "EVALSHA, counted below) costs the client more CPU than the trivial request itself "
+            "(see the list line)."
         ),
     ),
     Target(
@@ -227,10 +230,9 @@ TARGETS = (
         subject="markets-redis",
         cost_route="meta",
         why=(
-            "The list request this is set against is cheap now (about 870 µs "
-            "of CPU here on SQLite), so the budget is now about 87 µs. One round trip "
-            "(counted below) costs the client about 100 µs in the app: the kernel's "
-            "loopback send alone is about 20 µs of it. The script's calls are pipelined "
+            "The list request this is set against is cheap now, so a tenth of it is "
+            "about what one round trip (counted below) costs the client in the app; the "
+            "kernel's loopback send alone is a fifth of that. The script's calls are pipelined "
             "on a connection of the limiter's own, which took the cost from about 140 µs "
             "(redis-py's pool: acquire, release, a task per write); measured alone, a call "
             "costs 40 µs, "
