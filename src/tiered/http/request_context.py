@@ -152,7 +152,8 @@ class RequestContextMiddleware:
                     _allow_head_with_get(message)
             await send(message)
 
-        token = enter_request(RequestScope(request_id, self.guard))
+        request = RequestScope(request_id, self.guard)
+        token = enter_request(request)
         try:
             if scope["method"] == "HEAD":
                 await _answer_head(self.app, scope, receive, send_with_context)
@@ -171,18 +172,15 @@ class RequestContextMiddleware:
         finally:
             elapsed = self.timer() - started_at
             client = scope.get("client")
-            fields = {
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": int(elapsed * 1_000_000 + 0.5) / 1000,
-                "client": client[0] if client else None,
-                "request_id": request_id,
-            }
-            principal = scope["state"].get("principal_id")
-            if principal is not None:
-                fields["principal_id"] = str(principal)
-            log_request(fields)
+            log_request(
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=int(elapsed * 1_000_000 + 0.5) / 1000,
+                client=client[0] if client else None,
+                request_id=request_id,
+                principal_id=request.principal_id,
+            )
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, elapsed)
             leave_request(token)

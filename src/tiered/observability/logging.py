@@ -83,10 +83,14 @@ def reset_request_id(token: Token[RequestScope | None]) -> None:
     leave_request(token)
 
 
-def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
+def _add_request_context(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """The request's id and, once known, its caller, unless the line names its own."""
     request = current_request()
-    if request is not None and "request_id" not in event_dict:
-        event_dict["request_id"] = request.request_id
+    if request is not None:
+        if "request_id" not in event_dict:
+            event_dict["request_id"] = request.request_id
+        if request.principal_id is not None and "principal_id" not in event_dict:
+            event_dict["principal_id"] = request.principal_id
     return event_dict
 
 
@@ -198,7 +202,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     level_no = _parse_level(level)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
-        _add_request_id,
+        _add_request_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
@@ -249,28 +253,55 @@ def get_logger(name: str | None = None) -> FilteringBoundLogger:
     return cast(FilteringBoundLogger, structlog.get_logger(name))
 
 
-def log_request(fields: dict[str, Any]) -> None:
+def log_request(
+    *,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    client: str | None,
+    request_id: str,
+    principal_id: str | None = None,
+) -> None:
     """Write the access line of one request: the same JSON line the pipeline would write.
 
     It is logged on every request, so in JSON mode it skips the processor chain
     (proxy binding, context merge, the generic redaction walk), which cost several
-    times the line itself: the fields are the middleware's own (method, path,
-    status, duration, client, request id), so only the path can carry a
-    credential, and it is masked as every value is. In console mode, or while
-    structlog is reconfigured (``capture_logs`` in tests), the line takes the
-    ordinary path, so nothing about it is special to readers of the log.
+    times the line itself: the fields are the middleware's own, so only the path
+    can carry a credential, and it is masked as every value is. In console mode,
+    or while structlog is reconfigured (``capture_logs`` in tests), the line takes
+    the ordinary path, so nothing about it is special to readers of the log.
     """
     if _ACCESS.level_no > logging.INFO:
         return
     renderer = _ACCESS.renderer
     if renderer is None or not _STRUCTLOG_CHAIN or _STRUCTLOG_CHAIN[-1] is not renderer:
-        get_logger(_ACCESS_LOGGER).info("request", **fields)
+        extra = {} if principal_id is None else {"principal_id": principal_id}
+        get_logger(_ACCESS_LOGGER).info(
+            "request",
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=duration_ms,
+            client=client,
+            request_id=request_id,
+            **extra,
+        )
         return
-    fields["path"] = redact_value(fields["path"])
-    fields["event"] = "request"
-    fields["level"] = "info"
-    fields["logger"] = _ACCESS_LOGGER
-    fields["timestamp"] = _utc_timestamp()
+    fields = {
+        "method": method,
+        "path": redact_value(path),
+        "status": status,
+        "duration_ms": duration_ms,
+        "client": client,
+        "request_id": request_id,
+        "event": "request",
+        "level": "info",
+        "logger": _ACCESS_LOGGER,
+        "timestamp": _utc_timestamp(),
+    }
+    if principal_id is not None:
+        fields["principal_id"] = principal_id
     try:
         line = orjson.dumps(fields, default=_json_default, option=_LINE_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError, e.g. an int beyond 64 bits

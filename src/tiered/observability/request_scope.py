@@ -1,12 +1,12 @@
-"""The request a piece of code runs in: its id, and its N+1 guard's tally.
+"""The request a piece of code runs in: its id, its caller, and its N+1 guard's tally.
 
 The request-context middleware enters one :class:`RequestScope` per request;
-log lines read the id from it, the database's statement listener counts the
-request's statements in it. Both share one context variable because setting
-and resetting one is a cost every request pays, and a guard of its own (an
-object and a variable per request) cost more than the guard's checks. Context
-variables follow ``asyncio`` tasks: concurrent requests never see each
-other's scope.
+log lines read the id (and the caller, once `record_principal` has named it)
+from it, the database's statement listener counts the request's statements in
+it. They share one context variable because setting and resetting one is a cost
+every request pays, and a guard of its own (an object and a variable per
+request) cost more than the guard's checks. Context variables follow
+``asyncio`` tasks: concurrent requests never see each other's scope.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from tiered.db.statements import StatementRecorder
 
-__all__ = ["RequestScope", "StatementGuard", "current_request", "enter_request", "leave_request"]
+__all__ = [
+    "RequestScope",
+    "StatementGuard",
+    "current_request",
+    "enter_request",
+    "leave_request",
+    "record_principal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +44,12 @@ class RequestScope:
     ``guard`` is set: most reads of an API with a cache run none.
     """
 
-    __slots__ = ("guard", "request_id", "statements")
+    __slots__ = ("guard", "principal_id", "request_id", "statements")
 
     def __init__(self, request_id: str, guard: StatementGuard | None = None) -> None:
         self.request_id = request_id
         self.guard = guard
+        self.principal_id: str | None = None
         self.statements: StatementRecorder | None = None
 
 
@@ -59,3 +67,11 @@ def leave_request(token: Token[RequestScope | None]) -> None:
 
 def current_request() -> RequestScope | None:
     return _CURRENT.get()
+
+
+def record_principal(principal_id: str) -> None:
+    """Name the caller of the current request: on its access line, and on every line
+    logged in the request from now on. Outside a request it does nothing."""
+    request = _CURRENT.get()
+    if request is not None:
+        request.principal_id = principal_id

@@ -20,6 +20,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 from fastapi import Depends
 
 from tiered.errors import AppError, AuthenticationError, AuthorizationError, ConfigurationError
+from tiered.observability.request_scope import record_principal
 
 __all__ = [
     "AccessControl",
@@ -174,6 +175,11 @@ class Principal(Generic[IdT, RoleT, PermissionT]):
         """Whether every one of the given permissions is held."""
         return permission in self.permissions and self.permissions.issuperset(more)
 
+    @property
+    def log_id(self) -> str:
+        """How logs name this caller: ``user:<id>`` or ``api_key:<id>``."""
+        return f"{self.kind}:{self.id}"
+
     def missing(self, permissions: Iterable[PermissionT]) -> list[PermissionT]:
         """The given permissions not held, in the order given."""
         return [p for p in dict.fromkeys(permissions) if p not in self.permissions]
@@ -219,9 +225,13 @@ class AccessControl:
         source = Depends(principal)
 
         async def authenticated(caller: AnyPrincipal | None = source) -> AnyPrincipal:
-            """The caller, or a 401 problem when the request carries no credentials."""
+            """The caller, or a 401 problem when the request carries no credentials.
+
+            The caller is named on the request's log lines (`record_principal`).
+            """
             if caller is None:
                 raise _anonymous()
+            record_principal(caller.log_id)
             return caller
 
         self.authenticated: _Guard = authenticated

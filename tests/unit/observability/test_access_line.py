@@ -36,7 +36,7 @@ def _records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 def test_fast_line_matches_the_pipelines_line(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(level="INFO", json=True)
-    log_request(_fields())
+    log_request(**_fields())
     structlog.contextvars.bind_contextvars(request_id="abc123")
     try:
         get_logger("tiered.access").info("request", **{**_fields(), "request_id": "abc123"})
@@ -52,7 +52,7 @@ def test_fast_line_matches_the_pipelines_line(capsys: pytest.CaptureFixture[str]
 
 def test_fast_line_masks_a_credential_in_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(level="INFO", json=True)
-    log_request(_fields(f"/keys/{TOKEN}"))
+    log_request(**_fields(f"/keys/{TOKEN}"))
     (record,) = _records(capsys)
     assert TOKEN not in json.dumps(record)
     assert record["path"].startswith("/keys/")
@@ -60,7 +60,7 @@ def test_fast_line_masks_a_credential_in_the_path(capsys: pytest.CaptureFixture[
 
 def test_timestamp_is_utc_iso_with_z(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(level="INFO", json=True)
-    log_request(_fields())
+    log_request(**_fields())
     (record,) = _records(capsys)
     assert record["timestamp"].endswith("Z")
     assert "+00:00" not in record["timestamp"]
@@ -68,21 +68,21 @@ def test_timestamp_is_utc_iso_with_z(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_nothing_below_the_level(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(level="WARNING", json=True)
-    log_request(_fields())
+    log_request(**_fields())
     assert capsys.readouterr().out == ""
 
 
 def test_captured_logs_see_the_line() -> None:
     configure_logging(level="INFO", json=True)
     with structlog.testing.capture_logs() as captured:
-        log_request(_fields())
+        log_request(**_fields())
     assert [entry["event"] for entry in captured] == ["request"]
     assert captured[0]["path"] == "/health/live"
 
 
 def test_console_mode_takes_the_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(level="INFO", json=False)
-    log_request(_fields(f"/keys/{TOKEN}"))
+    log_request(**_fields(f"/keys/{TOKEN}"))
     out = capsys.readouterr().out
     assert "request" in out
     assert "/keys/" in out
@@ -97,10 +97,10 @@ def test_lines_go_to_stdouts_descriptor_in_order(
     buffered = io.TextIOWrapper(io.FileIO(os.dup(1), "w"), line_buffering=False)
     monkeypatch.setattr(sys, "stdout", buffered)
     print("first")
-    log_request(_fields("/one"))
+    log_request(**_fields("/one"))
     print("between")
     get_logger("app").info("second")
-    log_request(_fields("/two"))
+    log_request(**_fields("/two"))
     buffered.flush()
     lines = capfd.readouterr().out.splitlines()
     assert lines[0] == "first"

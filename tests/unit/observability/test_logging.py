@@ -17,6 +17,12 @@ from pydantic import BaseModel, ValidationError
 
 from tiered.observability import configure_logging, get_logger
 from tiered.observability.logging import bind_request_id, reset_request_id
+from tiered.observability.request_scope import (
+    RequestScope,
+    enter_request,
+    leave_request,
+    record_principal,
+)
 
 GUIDE = Path(__file__).parents[3] / "docs" / "logging.md"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXZhbHVl"
@@ -431,3 +437,27 @@ def test_timestamps_are_utc_with_six_digits_of_microseconds(
 
     monkeypatch.setattr(tiered_logging.time, "time_ns", lambda: nanoseconds)
     assert tiered_logging._utc_timestamp() == expected
+
+
+def test_a_recorded_principal_is_on_every_later_line_of_the_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging()
+    log = get_logger("app")
+    record_principal("user:7")  # outside a request: nothing to name
+    log.info("before")
+    token = enter_request(RequestScope("req-1"))
+    log.info("anonymous so far")
+    record_principal("user:42")
+    log.info("signed in")
+    logging.getLogger("sqlalchemy.engine").warning("slow query")
+    log.info("own", principal_id="someone-else")
+    leave_request(token)
+    log.info("after")
+
+    before, anonymous, signed_in, stdlib_line, own, after = _records(capsys)
+    assert "principal_id" not in before
+    assert "principal_id" not in anonymous
+    assert signed_in["principal_id"] == stdlib_line["principal_id"] == "user:42"
+    assert own["principal_id"] == "someone-else"
+    assert "principal_id" not in after

@@ -4,14 +4,16 @@ No ``from __future__ import annotations`` here: the routes are built in a loop, 
 must see each closure's guard in its annotation, not a string it cannot resolve.
 """
 
+import json
 from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 
+from tiered.app import create_app
 from tiered.errors import ConfigurationError, install_problem_handlers
 from tiered.security.rbac import (
     AccessControl,
@@ -24,6 +26,8 @@ from tiered.security.rbac import (
     require_role,
     role_problems,
 )
+from tiered.settings import AppSettings
+from tiered.testing import app_client
 
 
 class Permission(StrEnum):
@@ -393,3 +397,31 @@ async def test_documented_guard_problems_are_the_guards_own() -> None:
     assert refused["missing_permissions"] == lacking.details["missing_permissions"]
     assert not_moderator["detail"] == lacking_role.message
     assert not_moderator["required_roles"] == lacking_role.details["required_roles"]
+
+
+async def test_a_guard_names_the_caller_on_the_access_line(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    access = AccessControl(principal_from_headers)
+    router = APIRouter()
+
+    @router.get("/read")
+    async def read(
+        _: Annotated[AnyPrincipal, Depends(access.require_permission(Permission.READ))],
+    ) -> dict[str, str]:
+        return {}
+
+    settings = AppSettings(database_url=sqlite_url, log_json=True, log_level="INFO")
+    async with app_client(create_app(settings, title="t", routers=[router])) as client:
+        capsys.readouterr()
+        assert (await client.get("/read", headers={"X-Role": "user"})).status_code == 200
+        keyed = await client.get("/read", headers={"X-Role": "user", "X-Scopes": "read"})
+        assert keyed.status_code == 200
+        assert (await client.get("/read")).status_code == 401
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    user, key, anonymous = [line for line in lines if line.get("logger") == "tiered.access"]
+    assert user["principal_id"] == "user:u-1"
+    assert key["principal_id"] == "api_key:k-1"
+    assert "principal_id" not in anonymous

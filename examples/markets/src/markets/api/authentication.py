@@ -33,6 +33,7 @@ from tiered.errors import (
     InvalidInputError,
     problem_responses,
 )
+from tiered.observability import record_principal
 from tiered.security import (
     API_KEY_HEADER,
     InvalidApiKeyError,
@@ -130,8 +131,11 @@ async def authenticate(request: Request) -> Caller | None:
         MarketsUnitOfWork(app_state(request).database.sessionmaker), kit.verifier, kit.clock
     )
     if presented_key is not None:
-        return await authenticator.api_key(presented_key)
-    return await authenticator.access_token(bearer or "")
+        caller = await authenticator.api_key(presented_key)
+    else:
+        caller = await authenticator.access_token(bearer or "")
+    record_principal(caller.principal.log_id)
+    return caller
 
 
 _REFUSALS = (
