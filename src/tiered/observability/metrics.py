@@ -137,6 +137,13 @@ class RouteTemplates:
         return template
 
 
+class _Counter:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 class _Histogram:
     __slots__ = ("buckets", "total")
 
@@ -149,12 +156,12 @@ class _HttpTallies:
     """Request counts and durations as plain numbers, turned into metrics when scraped.
 
     ``prometheus_client``'s own metrics take a lock and validate their labels on
-    every observation; here an observation is two additions and a ``bisect``.
+    every observation; here an observation is three additions and a ``bisect``.
     It runs on the event loop only (the middleware calls it), so nothing races.
     """
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, str], int] = {}
+        self.requests: dict[tuple[str, str, str], _Counter] = {}
         self.durations: dict[tuple[str, str], _Histogram] = {}
 
     def collect(self) -> Iterator[Metric]:
@@ -163,8 +170,8 @@ class _HttpTallies:
             "HTTP requests by method, route template and status.",
             labels=("method", "route", "status"),
         )
-        for labels, count in self.requests.items():
-            requests.add_metric(labels, count)
+        for labels, counter in self.requests.items():
+            requests.add_metric(labels, counter.value)
         yield requests
         durations = HistogramMetricFamily(
             "http_request_duration_seconds",
@@ -177,8 +184,8 @@ class _HttpTallies:
         yield durations
 
 
-Series = tuple[tuple[str, str, str], _Histogram]
-"""The request counter's labels and the duration histogram of one (method, route, status)."""
+Series = tuple[_Counter, _Histogram]
+"""The request counter and the duration histogram of one (method, route, status)."""
 
 
 class HttpMetrics:
@@ -214,9 +221,8 @@ class HttpMetrics:
         self._count(series, seconds)
 
     def _count(self, series: Series, seconds: float) -> None:
-        counted, histogram = series
-        tallies = self._tallies.requests
-        tallies[counted] = tallies.get(counted, 0) + 1
+        counter, histogram = series
+        counter.value += 1
         histogram.total += seconds
         histogram.buckets[bisect_left(_BUCKETS, seconds)] += 1
 
@@ -231,7 +237,8 @@ class HttpMetrics:
             return series
         label = method if method in _METHODS else OTHER_METHOD
         histogram = self._tallies.durations.setdefault((label, route), _Histogram())
-        series = ((label, route, str(status)), histogram)
+        counter = self._tallies.requests.setdefault((label, route, str(status)), _Counter())
+        series = (counter, histogram)
         if len(self._series) >= _MAX_SERIES:
             self._series.clear()
         self._series[(method, route, status)] = series
