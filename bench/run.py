@@ -38,12 +38,14 @@ from harness.text import DASH
 from harness.variants import BENCH, OUT, RATE_LIMIT_KEYS, ROUTES, VARIANTS, Variant, redis_url
 
 FULL = CpuPlan(
-    reps=9,
+    reps=10,
+    processes=2,
     batch={"list": 90, "get": 220, "live": 1500, "meta": 1000},
     warmup={"list": 100, "get": 200, "live": 1000, "meta": 500},
 )
 QUICK = CpuPlan(
     reps=2,
+    processes=1,
     batch={"list": 20, "get": 40, "live": 200, "meta": 200},
     warmup={"list": 10, "get": 20, "live": 100, "meta": 100},
 )

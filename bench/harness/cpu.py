@@ -1,4 +1,10 @@
-"""CPU per request, in process: every variant in its own pinned process, batches interleaved."""
+"""CPU per request, in process: every variant in its own pinned processes, batches interleaved.
+
+The same code measures a few percent apart from one process to the next (where
+its objects land in memory differs), so each variant runs in ``processes``
+processes and the repetitions alternate between them: no ratio rests on one
+process's luck.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ TRAFFIC_REQUESTS, TRAFFIC_WINDOWS = 100, 5
 @dataclass(frozen=True, slots=True)
 class CpuPlan:
     reps: int
+    processes: int
+    """Processes per variant; repetition ``n`` runs in process ``n % processes``."""
     batch: dict[str, int]
     """Requests per batch, by route: each batch is one sample of one variant."""
     warmup: dict[str, int]
@@ -96,24 +104,31 @@ def measure_cpu(
 ) -> CpuResult:
     secrets_ = production_secrets()
     environs = {item.key: item.environ(dataset.url, secrets_) for item in variants}
-    workers = start_workers(variants, environs, log_dir, cpu)
     result = CpuResult(dataset.name, [item.key for item in routes])
+    generations: list[dict[str, Worker]] = []
     try:
-        market_id = result.market_id = first_market_id(workers["markets"])
-        check_same_rows(workers, market_id)
-        check_rate_limiting(workers)
-        check_limits_on_redis(workers)
-        check_cache(workers, market_id)
-        result.statements = _count_statements(workers, market_id)
-        peer = next(key for key, worker in workers.items() if not worker.variant.in_main_env)
+        for number in range(1, plan.processes + 1):
+            log = log_dir / f"process-{number}"
+            generations.append(start_workers(variants, environs, log, cpu))
+        first = generations[0]
+        market_id = result.market_id = first_market_id(first["markets"])
+        for workers in generations:
+            check_same_rows(workers, market_id)
+            check_rate_limiting(workers)
+            check_limits_on_redis(workers)
+            check_cache(workers, market_id)
+        result.statements = _count_statements(first, market_id)
+        peer = next(key for key, worker in first.items() if not worker.variant.in_main_env)
         for key in ("markets", peer):
-            result.versions[key] = workers[key].versions()
-        for item in routes:
-            for worker in workers.values():
-                if item.key in worker.variant.routes:
-                    worker.run(*item.target(market_id), plan.warmup[item.key])
+            result.versions[key] = first[key].versions()
+        for workers in generations:
+            for item in routes:
+                for worker in workers.values():
+                    if item.key in worker.variant.routes:
+                        worker.run(*item.target(market_id), plan.warmup[item.key])
         samples: dict[tuple[str, str], list[float]] = defaultdict(list)
         for rep in range(plan.reps):
+            workers = generations[rep % len(generations)]
             for item in routes:
                 members = [key for key, w in workers.items() if item.key in w.variant.routes]
                 shift = rep % len(members)
@@ -122,7 +137,8 @@ def measure_cpu(
                     samples[(item.key, key)].append(batch_mean_us(times))
             progress(f"  {dataset.name} CPU repetition {rep + 1}/{plan.reps} done")
         result.samples = dict(samples)
-        result.redis = _redis_traffic(workers, routes, market_id)
+        result.redis = _redis_traffic(first, routes, market_id)
     finally:
-        stop_all(workers)
+        for workers in generations:
+            stop_all(workers)
     return result

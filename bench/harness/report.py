@@ -49,6 +49,15 @@ def _ratio(value: Spread | None) -> str:
     return f"{value.median:.2f}{TIMES} ({value.low:.2f}{DASH}{value.high:.2f})"
 
 
+def _processes(count: int) -> str:
+    if count == 1:
+        return "its own process pinned to core 0"
+    return (
+        f"{count} processes of its own, all pinned to core 0 (repetitions alternate between"
+        " them: the same code measures a few percent apart from one process to the next)"
+    )
+
+
 def _header(run: BenchRun) -> list[str]:
     machine = run.machine
     lines = [
@@ -76,7 +85,7 @@ def _header(run: BenchRun) -> list[str]:
     plan = run.cpu_plan
     batches = ", ".join(f"{route} {n}" for route, n in plan.batch.items())
     lines += [
-        f"- **CPU per request:** each variant in its own process pinned to core 0, requests"
+        f"- **CPU per request:** each variant in {_processes(plan.processes)}, requests"
         f" driven straight into the ASGI app (no socket); `time.process_time()` around each"
         f" request (all threads of the process); {plan.reps} interleaved repetitions, each a"
         f" batch per variant and route ({batches} requests), after a warm-up. A repetition's"
