@@ -164,20 +164,19 @@ TARGETS = (
         False,
         why=(
             "With every middleware removed, markets' `/health/live` costs about 0.86x bare "
-            "FastAPI's (FastAPI's OpenTelemetry check is off unless asked for, and routes "
-            "rule themselves out by their literal path start), so at 1.2x the middleware has "
-            "about a third of a bare request, about 21 µs on this machine; it costs 20 to 23 "
-            "µs, depending on the process (the same code measures a few percent apart from "
-            "one process to the next: see the min-max), measured layer by layer in one "
-            "process. The request context costs about 18 µs: the access line, written with "
+            "FastAPI's (FastAPI's OpenTelemetry check is off unless asked for, and routes rule "
+            "themselves out by their literal path start), so at 1.2x the middleware has about a"
+            " third of a bare request, about 21 µs on this machine; it costs 20 to 23 µs, "
+            "depending on the process (the same code measures a few percent apart from one "
+            "process to the next, hence two processes per variant), measured layer by layer in "
+            "one process. The request context costs about 18 µs: the access line, written with "
             "one `write(2)`, 5; metrics 2; security headers and `Vary`/`no-store` 2; the "
-            "request id and the request's scope (its id, caller and N+1 tally) 2.5; the rest "
-            "is the layer itself (a coroutine, a `send` wrapper, the clock). The N+1 guard "
-            "costs nothing until a statement runs; idempotency, the rate limiter and the body "
-            "limit let this route by without a coroutine of their own, for about 1.6 µs "
-            "together. Every piece costs two to three times what it costs timed alone: the "
-            "working set of a "
-            "whole request is larger than the processor's caches."
+            "request id and the request's scope (its id, caller and N+1 tally) 2.5; the rest is"
+            " the layer itself (a coroutine, a `send` wrapper, the clock). The N+1 guard costs "
+            "nothing until a statement runs; idempotency, the rate limiter and the body limit "
+            "let this route by without a coroutine of their own, for about 1.6 µs together. "
+            "Every piece costs two to three times what it costs timed alone: the working set of"
+            " a whole request is larger than the processor's caches."
         ),
     ),
     Target(
