@@ -43,7 +43,6 @@ __all__ = ["DEFAULT_EXEMPT_PATHS", "RateLimitMiddleware"]
 
 DEFAULT_EXEMPT_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
 _ALLOWED = Outcome.ALLOWED
-_HEADER_NAMES = (b"ratelimit", b"ratelimit-policy")
 _CONTENT_TYPE = (b"content-type", PROBLEM_MEDIA_TYPE.encode("latin-1"))
 
 
